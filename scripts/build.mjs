@@ -1,0 +1,14 @@
+// Bundles the extension host, the CLI, the inference worker (Node, CommonJS) and the webview (browser).
+// Native modules cannot be bundled: onnxruntime-node and sharp stay external and ship in node_modules.
+import { build } from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', minify: process.argv.includes('--minify') };
+const node = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node', 'sharp'] };
+
+await Promise.all([
+  build({ ...node, entryPoints: { extension: 'src/extension.ts', cli: 'src/cli.ts', worker: 'src/core/worker.ts' }, outdir: 'dist',
+    banner: { js: '' } }),
+  build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' }),
+]);
+if (watch) console.log('watch mode is not supported; rerun npm run build');
