@@ -52,7 +52,7 @@ def load_split(zip_path, split, limit=None):
 def augment(batch, gen):
     """Random 32x32 crop from the batch padded by 4 (reflect) and a random horizontal flip, batched."""
     b = batch.shape[0]
-    padded = F.pad(batch, (4, 4, 4, 4), mode='reflect')
+    padded = F.pad(batch.float(), (4, 4, 4, 4), mode='reflect')
     oy = torch.randint(0, 9, (b,), generator=gen)
     ox = torch.randint(0, 9, (b,), generator=gen)
     ar = torch.arange(32)
@@ -145,12 +145,12 @@ class CNN(nn.Module):
     def __init__(self, classes=10):
         super().__init__()
         self.features = nn.Sequential(
-            *conv_bn(3, 32), *conv_bn(32, 64), nn.MaxPool2d(2),
+            *conv_bn(3, 32), *conv_bn(32, 32), nn.MaxPool2d(2),
+            *conv_bn(32, 64), nn.MaxPool2d(2),
             *conv_bn(64, 128), nn.MaxPool2d(2),
-            *conv_bn(128, 128), nn.MaxPool2d(2),
             *conv_bn(128, 256))
         self.head = nn.Linear(256, classes)
-        self.config = dict(image_size=32, layers=['conv3-32', 'conv3-64', 'pool2', 'conv3-128', 'pool2',
+        self.config = dict(image_size=32, layers=['conv3-32', 'conv3-32', 'pool2', 'conv3-64', 'pool2',
                                                   'conv3-128', 'pool2', 'conv3-256', 'avgpool', 'fc'])
 
     def forward(self, x):
@@ -237,7 +237,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', choices=['vit', 'cnn', 'both'], default='both')
     ap.add_argument('--data', default=DEFAULT_DATA)
-    ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--epochs', type=int, default=6)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--threads', type=int, default=2)

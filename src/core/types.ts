@@ -1,0 +1,78 @@
+/** Plain data types shared by the core, the CLI, the worker, the extension host and the webview (no code). */
+
+/** Where the tokens of a ViT come from: a patch grid plus prefix tokens (CLS, distillation, registers). */
+export interface TokenLayout {
+  patchSize: [number, number]; // [height, width] of one patch in input pixels
+  grid: [number, number]; // [rows, cols]
+  inputSize: [number, number]; // [height, width] of the model input
+  prefixTokens: string[]; // names, in token order, e.g. ['cls'] or ['cls', 'dist'] or ['cls', 'reg1', ...]
+  tokens: number; // prefixTokens.length + rows * cols
+}
+
+/** Everything the panel's model summary shows. */
+export interface ModelSummary {
+  name: string; // file or folder name
+  path: string;
+  layers: number;
+  heads: number;
+  dModel: number;
+  headDim: number; // dModel / heads
+  tokens: number;
+  parameters: number;
+  opset: number;
+  producer: string;
+  layout: TokenLayout;
+  preprocessing: Preprocessing;
+  /** Where each attention tensor comes from in the graph: the Softmax node, its input (scores) and output. */
+  attentionNodes: { node: string; scores: string; probs: string; layout: 'BHNN' | 'BH_NN' }[];
+  notes: string[]; // e.g. 'no preprocessor_config.json: mean/std 0.5 assumed'
+}
+
+/** How an image becomes the input tensor (from preprocessor_config.json, or defaults). */
+export interface Preprocessing {
+  size: [number, number]; // final [height, width] fed to the model
+  resizeTo: { height: number; width: number } | { shortestEdge: number };
+  resample: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
+  centerCrop: [number, number] | null;
+  rescaleFactor: number; // usually 1/255
+  mean: [number, number, number];
+  std: [number, number, number];
+  source: 'preprocessor_config.json' | 'defaults';
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** One inspected image: the predictions and every head's attention, split per head. */
+export interface Inspection {
+  summary: ModelSummary;
+  predictions: Prediction[]; // best first
+  logits: Float32Array;
+  /** Softmax probabilities, [layers, heads, tokens, tokens] row-major. */
+  attention: Float32Array;
+  /** Softmax inputs (the scaled scores QK^T/sqrt(d_k), plus any mask), same shape as attention. */
+  scores: Float32Array;
+  /** The image as the model saw it (after resize/crop), RGB uint8, summary.layout.inputSize. */
+  modelImage: { width: number; height: number; rgb: Uint8Array };
+  maskedTokens: number[];
+  timings: Record<string, number>; // milliseconds: preprocess, run, ...
+}
+
+/** Receptive field of one CNN layer (Araujo et al., Distill 2019): size, effective stride, first centre. */
+export interface ReceptiveFieldLayer {
+  node: string;
+  op: string;
+  output: string;
+  rf: [number, number]; // [height, width] in input pixels
+  jump: [number, number];
+  start: [number, number]; // centre of unit (0, 0) in input pixels (pixel centres at 0.5, 1.5, ...)
+}
+
+export interface ReceptiveFieldReport {
+  model: string;
+  inputSize: [number, number];
+  layers: ReceptiveFieldLayer[];
+}
