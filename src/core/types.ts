@@ -57,6 +57,8 @@ export interface Inspection {
   scores: Float32Array;
   /** The image as the model saw it (after resize/crop), RGB uint8, summary.layout.inputSize. */
   modelImage: { width: number; height: number; rgb: Uint8Array };
+  /** The original image (EXIF-rotated, alpha flattened) scaled to at most 512 px on its long side, RGBA. */
+  preview: { width: number; height: number; rgba: Uint8Array };
   maskedTokens: number[];
   timings: Record<string, number>; // milliseconds: preprocess, run, ...
 }

@@ -1,0 +1,23 @@
+/** Messages between the inference client (host or CLI) and the inference child process (dist/worker.js). */
+import type { ErrorCode } from './errors';
+import type { Inspection, ReceptiveFieldReport } from './types';
+
+export interface InspectRequest {
+  modelPath: string; // .onnx file or Hugging Face style folder
+  image: string | Uint8Array; // path or encoded bytes
+  maskedTokens?: number[]; // keys masked with -inf before every softmax
+  topK?: number;
+  threads?: number; // intra-op threads; 0 = onnxruntime's default
+  maxModelMB?: number;
+}
+
+export type WorkerRequest =
+  | { id: number; kind: 'inspect'; request: InspectRequest }
+  | { id: number; kind: 'receptiveFields'; modelPath: string; maxModelMB?: number }
+  | { id: number; kind: 'crash'; how: 'exit' | 'abort' }; // test hook: makes the child die like a native crash
+
+export type WorkerResponse =
+  | { id: number; kind: 'progress'; message: string }
+  | { id: number; kind: 'inspect'; result: Inspection }
+  | { id: number; kind: 'receptiveFields'; result: ReceptiveFieldReport }
+  | { id: number; kind: 'error'; code: ErrorCode | 'internal'; message: string };

@@ -1,0 +1,86 @@
+/**
+ * The ONE protocol between the extension host and the panel's webview: a union per direction.
+ * Large tensors travel as typed arrays (VS Code transfers them as binary), never as JSON number arrays.
+ * Every message from the webview is checked by `parseWebviewMessage` before the host acts on it.
+ */
+import type { ModelSummary, Prediction, ReceptiveFieldReport } from './core/types';
+
+export interface InspectionPayload {
+  imageName: string;
+  /** The image as the model saw it, RGBA uint8 (for canvases), size summary.layout.inputSize. */
+  image: { width: number; height: number; rgba: Uint8Array };
+  /** The original image scaled to at most 512 px on its long side, RGBA, for display. */
+  preview: { width: number; height: number; rgba: Uint8Array };
+  summary: ModelSummary;
+  predictions: Prediction[];
+  /** [layers, heads, tokens, tokens] softmax probabilities. */
+  attention: Float32Array;
+  /** Same shape: the softmax inputs, QK^T / sqrt(d_k). */
+  scores: Float32Array;
+  cnn: ReceptiveFieldReport | null;
+  cnnError: string | null;
+  settings: PanelSettings;
+}
+
+export interface PanelSettings {
+  colormap: 'viridis' | 'inferno' | 'magma' | 'plasma' | 'turbo' | 'cividis';
+  topK: number;
+}
+
+export type HostToWebview =
+  | { type: 'inspection'; payload: InspectionPayload }
+  | { type: 'progress'; message: string }
+  | { type: 'error'; message: string; action?: 'selectModel' | 'selectCnn' | 'retry' }
+  | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; attention: Float32Array }
+  | { type: 'settings'; settings: PanelSettings };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'runMasked'; maskedTokens: number[] }
+  | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
+  | { type: 'painted'; what: 'heads' | 'first'; ms: number };
+
+/** State the webview keeps with getState/setState, restored after a window reload. */
+export interface PanelState {
+  imagePath: string;
+  query: number; // token index
+  layer: number;
+  cnnDepth: number;
+  view: 'patches' | 'heads' | 'compare' | 'scaling' | 'summary';
+  disabledHeads: number[]; // layer * heads + head
+  fusion: 'mean' | 'max' | 'min';
+  discardRatio: number;
+  massThreshold: number;
+  maskedTokens: number[];
+}
+
+const commands = new Set(['selectModel', 'selectCnn', 'export', 'showSummary', 'retry']);
+
+/**
+ * Validates a message from the webview. Returns null (and the caller logs it) for anything that is not
+ * exactly one of the WebviewToHost shapes, or whose token indices fall outside [0, tokens).
+ */
+export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const m = raw as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'runMasked': {
+      const t = m.maskedTokens;
+      if (!Array.isArray(t) || t.length > tokens) return null;
+      if (!t.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < tokens)) return null;
+      return { type: 'runMasked', maskedTokens: [...new Set(t as number[])].sort((a, b) => a - b) };
+    }
+    case 'command':
+      return typeof m.command === 'string' && commands.has(m.command)
+        ? { type: 'command', command: m.command as Extract<WebviewToHost, { type: 'command' }>['command'] }
+        : null;
+    case 'painted':
+      return (m.what === 'heads' || m.what === 'first') && typeof m.ms === 'number' && Number.isFinite(m.ms)
+        ? { type: 'painted', what: m.what, ms: m.ms }
+        : null;
+    default:
+      return null;
+  }
+}
