@@ -1,0 +1,134 @@
+/**
+ * Finds the ONNX file and its Hugging Face configs from what the user pointed at: an .onnx file, or a folder
+ * holding model.onnx or onnx/model.onnx (Optimum's layout) with optional config.json and preprocessor_config.json.
+ */
+import { promises as fs } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { InspectorError } from './errors';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface ModelSource {
+  name: string; // file or folder name
+  onnxPath: string;
+  dir: string; // folder the configs were looked for in
+  bytes: Uint8Array;
+  config: JsonObject | null;
+  preprocessorConfig: JsonObject | null;
+  labels: string[] | null; // from config.json's id2label, by index
+}
+
+export interface ModelSourceOptions {
+  /** Refuse models larger than this many MB (checked with stat, before reading). Default 2048: protobuf's limit. */
+  maxModelMB?: number;
+}
+
+const CANDIDATES = ['model.onnx', join('onnx', 'model.onnx')];
+
+export async function resolveModelSource(path: string, opts: ModelSourceOptions = {}): Promise<ModelSource> {
+  const info = await statOrThrow(path, 'model');
+  let onnxPath: string;
+  let dir: string | null; // null: a bare .onnx file whose folder's configs are not its own
+  let name: string;
+  if (info.isDirectory()) {
+    onnxPath = await findOnnxInFolder(path);
+    dir = path;
+    name = basename(path);
+  } else {
+    if (extname(path).toLowerCase() !== '.onnx') {
+      throw new InspectorError('not-onnx', `${basename(path)} is not an .onnx file. Pass an .onnx model or a folder containing model.onnx.`);
+    }
+    onnxPath = path;
+    dir = configDirFor(path);
+    name = basename(path);
+  }
+  const bytes = await readModel(onnxPath, opts.maxModelMB ?? 2048);
+  const config = dir ? await readJsonIfPresent(join(dir, 'config.json')) : null;
+  const preprocessorConfig = dir ? await readJsonIfPresent(join(dir, 'preprocessor_config.json')) : null;
+  return { name, onnxPath, dir: dir ?? dirname(path), bytes, config, preprocessorConfig, labels: labelsFrom(config) };
+}
+
+/** A file named model.onnx belongs to its folder (or, in onnx/model.onnx, to the parent); other names do not. */
+function configDirFor(file: string): string | null {
+  if (basename(file) !== 'model.onnx') return null;
+  const dir = dirname(file);
+  return basename(dir) === 'onnx' ? dirname(dir) : dir;
+}
+
+async function findOnnxInFolder(folder: string): Promise<string> {
+  for (const rel of CANDIDATES) {
+    const p = join(folder, rel);
+    const st = await fs.stat(p).catch(() => null);
+    if (st?.isFile()) return p;
+  }
+  const others = (await fs.readdir(folder).catch(() => [] as string[])).filter((f) => f.toLowerCase().endsWith('.onnx'));
+  const hint = others.length ? ` It has ${others.slice(0, 3).join(', ')}: pass that file directly.` : ' Export the model to ONNX first.';
+  throw new InspectorError('file-not-found', `No model.onnx or onnx/model.onnx in ${folder}.${hint}`);
+}
+
+async function readModel(file: string, maxMB: number): Promise<Uint8Array> {
+  const st = await statOrThrow(file, 'model');
+  const mb = st.size / (1024 * 1024);
+  if (mb > maxMB) {
+    throw new InspectorError('model-too-large',
+      `${basename(file)} is ${Math.round(mb)} MB, over the ${maxMB} MB limit. Use a smaller model or raise the limit.`);
+  }
+  if (st.size === 0) throw new InspectorError('empty-file', `${basename(file)} is empty (0 bytes). Re-export or re-download the model.`);
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch (e) {
+    throw fsError(e, file, 'model');
+  }
+}
+
+async function readJsonIfPresent(file: string): Promise<JsonObject | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw fsError(e, file, 'config');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InspectorError('bad-config', `${file} is not valid JSON (${(e as Error).message}). Fix or delete the file.`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InspectorError('bad-config', `${file} must hold a JSON object. Fix or delete the file.`);
+  }
+  return value as JsonObject;
+}
+
+/** id2label ({"0": "cat", ...}) as an array by index; gaps are filled with the index itself. */
+export function labelsFrom(config: JsonObject | null): string[] | null {
+  const map = config?.id2label;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) return null;
+  const entries = Object.entries(map as JsonObject)
+    .filter(([k]) => /^\d+$/.test(k))
+    .map(([k, v]) => [Number(k), String(v)] as const);
+  if (!entries.length) return null;
+  const labels = Array.from({ length: Math.max(...entries.map(([i]) => i)) + 1 }, (_, i) => String(i));
+  for (const [i, label] of entries) labels[i] = label;
+  return labels;
+}
+
+async function statOrThrow(path: string, what: string) {
+  try {
+    return await fs.stat(path);
+  } catch (e) {
+    throw fsError(e, path, what);
+  }
+}
+
+export function fsError(e: unknown, path: string, what: string): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new InspectorError('file-not-found', `${path} does not exist. Check the ${what} path.`);
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'EIO') {
+    return new InspectorError('unreadable', `${path} cannot be read (${code}). Check its permissions.`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
