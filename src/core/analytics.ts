@@ -1,0 +1,290 @@
+/**
+ * Attention analytics: pure functions on attention laid out [layers, heads, tokens, tokens] row-major
+ * (row = query, column = key). No Node or DOM APIs: this file also runs in the webview bundle.
+ */
+import type { TokenLayout } from './types';
+
+export interface AttentionDims {
+  layers: number;
+  heads: number;
+  tokens: number;
+  prefix: number; // prefix tokens (CLS, distillation, registers) before the patch tokens
+}
+
+export type HeadFusion = 'mean' | 'max' | 'min';
+
+export interface RolloutOptions {
+  fusion: HeadFusion;
+  discardRatio: number; // share of the lowest fused weights set to 0 per layer, in [0, 1)
+  /** Enabled heads: length `heads` (same for every layer) or `layers * heads`. Default: all. */
+  heads?: boolean[];
+}
+
+export function attentionDims(layers: number, heads: number, layout: TokenLayout): AttentionDims {
+  return { layers, heads, tokens: layout.tokens, prefix: layout.prefixTokens.length };
+}
+
+function checkSize(att: Float32Array, d: AttentionDims): void {
+  if (att.length !== d.layers * d.heads * d.tokens * d.tokens) {
+    throw new RangeError(`attention has ${att.length} values, expected ${d.layers}x${d.heads}x${d.tokens}x${d.tokens}`);
+  }
+}
+
+/** One query's attention over the patch grid (prefix keys dropped), [rows * cols]. */
+export function queryMap(
+  att: Float32Array, dims: AttentionDims, layer: number, head: number, query: number,
+  out = new Float32Array(dims.tokens - dims.prefix),
+): Float32Array {
+  const n = dims.tokens;
+  const row = ((layer * dims.heads + head) * n + query) * n;
+  out.set(att.subarray(row + dims.prefix, row + n));
+  return out;
+}
+
+/** The query's patch maps for every layer and head, [layers, heads, rows * cols]; reuse `out` across repaints. */
+export function queryMaps(
+  att: Float32Array, dims: AttentionDims, query: number,
+  out = new Float32Array(dims.layers * dims.heads * (dims.tokens - dims.prefix)),
+): Float32Array {
+  const n = dims.tokens;
+  const patches = n - dims.prefix;
+  for (let lh = 0; lh < dims.layers * dims.heads; lh++) {
+    const row = (lh * n + query) * n;
+    out.set(att.subarray(row + dims.prefix, row + n), lh * patches);
+  }
+  return out;
+}
+
+/** Fuse the enabled heads of one layer into `fused` [n, n]; with no head enabled the layer contributes zeros. */
+function fuseHeads(att: Float32Array, dims: AttentionDims, layer: number, fusion: HeadFusion, enabled: (h: number) => boolean, fused: Float32Array): void {
+  const nn = dims.tokens * dims.tokens;
+  let count = 0;
+  for (let h = 0; h < dims.heads; h++) {
+    if (!enabled(h)) continue;
+    const src = att.subarray((layer * dims.heads + h) * nn, (layer * dims.heads + h + 1) * nn);
+    if (count === 0) fused.set(src);
+    else if (fusion === 'mean') for (let i = 0; i < nn; i++) fused[i] += src[i];
+    else if (fusion === 'max') for (let i = 0; i < nn; i++) fused[i] = Math.max(fused[i], src[i]);
+    else for (let i = 0; i < nn; i++) fused[i] = Math.min(fused[i], src[i]);
+    count++;
+  }
+  if (count === 0) fused.fill(0);
+  else if (fusion === 'mean') for (let i = 0; i < nn; i++) fused[i] /= count;
+}
+
+/**
+ * Attention rollout (Abnar & Zuidema 2020) as in jacobgil/vit-explain: per layer fuse the heads, zero the
+ * lowest floor(n*n*discardRatio) weights of the flattened matrix (flat index 0 is never zeroed), then
+ * a = (A + I) / 2 with rows renormalised, and joint = a_L ... a_1. Returns the joint [n, n].
+ */
+export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOptions): Float32Array {
+  checkSize(att, dims);
+  const n = dims.tokens;
+  const nn = n * n;
+  const mask = opts.heads;
+  if (mask && mask.length !== dims.heads && mask.length !== dims.layers * dims.heads) {
+    throw new RangeError(`heads mask has ${mask.length} entries, expected ${dims.heads} or ${dims.layers * dims.heads}`);
+  }
+  const discard = Math.floor(nn * opts.discardRatio);
+  let joint = new Float32Array(nn);
+  for (let i = 0; i < n; i++) joint[i * n + i] = 1;
+  let next = new Float32Array(nn);
+  const a = new Float32Array(nn);
+  const order = discard > 0 ? new Uint32Array(nn) : null;
+  const row = new Float64Array(n);
+  for (let l = 0; l < dims.layers; l++) {
+    const enabled = (h: number) => !mask || (mask.length === dims.heads ? mask[h] : mask[l * dims.heads + h]);
+    fuseHeads(att, dims, l, opts.fusion, enabled, a);
+    if (order) {
+      for (let i = 0; i < nn; i++) order[i] = i;
+      order.sort((x, y) => a[x] - a[y] || x - y); // ascending, ties by index
+      for (let i = 0; i < discard; i++) if (order[i] !== 0) a[order[i]] = 0;
+    }
+    for (let i = 0; i < n; i++) {
+      a[i * n + i] += 1; // (A + I) / 2: the halving cancels in the row normalisation
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += a[i * n + j];
+      for (let j = 0; j < n; j++) a[i * n + j] /= sum;
+    }
+    // next = a @ joint, accumulated in float64 per row
+    for (let i = 0; i < n; i++) {
+      row.fill(0);
+      for (let k = 0; k < n; k++) {
+        const w = a[i * n + k];
+        if (w === 0) continue;
+        for (let j = 0; j < n; j++) row[j] += w * joint[k * n + j];
+      }
+      for (let j = 0; j < n; j++) next[i * n + j] = row[j];
+    }
+    [joint, next] = [next, joint];
+  }
+  return joint;
+}
+
+/** Row `query` of a rollout over the patch grid [rows * cols], divided by its maximum (as vit-explain). */
+export function rolloutMap(joint: Float32Array, layout: TokenLayout, query = 0): Float32Array {
+  const n = layout.tokens;
+  const p = layout.prefixTokens.length;
+  const out = joint.slice(query * n + p, query * n + n);
+  let max = 0;
+  for (const v of out) max = Math.max(max, v);
+  if (max > 0) for (let i = 0; i < out.length; i++) out[i] /= max;
+  return out;
+}
+
+/**
+ * Mean attention distance per head [layers * heads], in input pixels: patch queries only, weights
+ * renormalised over the patch keys, Euclidean distance between patch centres, averaged over queries.
+ */
+export function meanAttentionDistance(att: Float32Array, dims: AttentionDims, layout: TokenLayout): Float32Array {
+  checkSize(att, dims);
+  const [rows, cols] = layout.grid;
+  const [ph, pw] = layout.patchSize;
+  const n = dims.tokens;
+  const p = n - rows * cols;
+  if (p < 0) throw new RangeError(`${rows}x${cols} patches do not fit in ${n} tokens`);
+  const patches = rows * cols;
+  // distance table between patch i and patch j
+  const dist = new Float64Array(patches * patches);
+  for (let i = 0; i < patches; i++) {
+    for (let j = 0; j < patches; j++) {
+      const dy = (Math.floor(i / cols) - Math.floor(j / cols)) * ph;
+      const dx = ((i % cols) - (j % cols)) * pw;
+      dist[i * patches + j] = Math.hypot(dx, dy);
+    }
+  }
+  const out = new Float32Array(dims.layers * dims.heads);
+  for (let lh = 0; lh < dims.layers * dims.heads; lh++) {
+    let total = 0;
+    for (let q = 0; q < patches; q++) {
+      const base = (lh * n + p + q) * n + p;
+      let mass = 0;
+      let weighted = 0;
+      for (let k = 0; k < patches; k++) {
+        mass += att[base + k];
+        weighted += att[base + k] * dist[q * patches + k];
+      }
+      if (mass > 0) total += weighted / mass;
+    }
+    out[lh] = patches ? total / patches : 0;
+  }
+  return out;
+}
+
+/** Per head [layers * heads]: mean over all queries of the row entropy -sum p ln p (nats, all keys). */
+export function attentionEntropy(att: Float32Array, dims: AttentionDims): Float32Array {
+  return rowStats(att, dims).entropy;
+}
+
+/** Per head [layers * heads]: mean over all queries of the largest weight in the row. */
+export function maxWeight(att: Float32Array, dims: AttentionDims): Float32Array {
+  return rowStats(att, dims).maxWeight;
+}
+
+function rowStats(att: Float32Array, dims: AttentionDims): { entropy: Float32Array; maxWeight: Float32Array } {
+  checkSize(att, dims);
+  const n = dims.tokens;
+  const heads = dims.layers * dims.heads;
+  const entropy = new Float32Array(heads);
+  const maxW = new Float32Array(heads);
+  for (let lh = 0; lh < heads; lh++) {
+    let e = 0;
+    let m = 0;
+    for (let q = 0; q < n; q++) {
+      const s = rowEntropyMax(att, (lh * n + q) * n, n);
+      e += s[0];
+      m += s[1];
+    }
+    entropy[lh] = e / n;
+    maxW[lh] = m / n;
+  }
+  return { entropy, maxWeight: maxW };
+}
+
+function rowEntropyMax(p: ArrayLike<number>, start: number, n: number): [number, number] {
+  let e = 0;
+  let m = 0;
+  for (let k = start; k < start + n; k++) {
+    const v = p[k];
+    if (v > 0) e -= v * Math.log(v);
+    if (v > m) m = v;
+  }
+  return [e, m];
+}
+
+/** Writes softmax(scale * row) into `out` for one row; -Infinity scores get exactly 0, an all-masked row all 0. */
+function softmaxRow(scores: Float32Array, start: number, n: number, scale: number, out: Float32Array | Float64Array, outStart: number): void {
+  let max = -Infinity;
+  for (let k = 0; k < n; k++) max = Math.max(max, scores[start + k] * scale);
+  if (max === -Infinity) {
+    out.fill(0, outStart, outStart + n);
+    return;
+  }
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    const e = Math.exp(scores[start + k] * scale - max);
+    out[outStart + k] = e;
+    sum += e;
+  }
+  for (let k = 0; k < n; k++) out[outStart + k] /= sum;
+}
+
+/** Row-wise softmax(scale * scores) over rows of `rowLength`; scale > 0. */
+export function softmaxRows(scores: Float32Array, rowLength: number, scale = 1, out = new Float32Array(scores.length)): Float32Array {
+  if (scores.length % rowLength !== 0) throw new RangeError(`${scores.length} scores are not rows of ${rowLength}`);
+  for (let r = 0; r < scores.length; r += rowLength) softmaxRow(scores, r, rowLength, scale, out, r);
+  return out;
+}
+
+export interface HeadSharpness {
+  entropy: Float32Array; // [layers * heads], nats
+  maxWeight: Float32Array; // [layers * heads]
+}
+
+/**
+ * Entropy and max weight per head of softmax(QK^T/sqrt(d_k)) (the exposed scores, already scaled) and of the
+ * unscaled softmax(QK^T) = softmax(scores * sqrt(d_k)), computed row by row without a second full tensor.
+ */
+export function compareScaling(scores: Float32Array, dims: AttentionDims, headDim: number): { scaled: HeadSharpness; unscaled: HeadSharpness } {
+  checkSize(scores, dims);
+  const n = dims.tokens;
+  const heads = dims.layers * dims.heads;
+  const row = new Float64Array(n);
+  const stats = (scale: number): HeadSharpness => {
+    const entropy = new Float32Array(heads);
+    const maxW = new Float32Array(heads);
+    for (let lh = 0; lh < heads; lh++) {
+      let e = 0;
+      let m = 0;
+      for (let q = 0; q < n; q++) {
+        softmaxRow(scores, (lh * n + q) * n, n, scale, row, 0);
+        const s = rowEntropyMax(row, 0, n);
+        e += s[0];
+        m += s[1];
+      }
+      entropy[lh] = e / n;
+      maxW[lh] = m / n;
+    }
+    return { entropy, maxWeight: maxW };
+  };
+  return { scaled: stats(1), unscaled: stats(Math.sqrt(headDim)) };
+}
+
+/**
+ * DINO's visualize_attention mask: keep the largest weights, in descending order, until their cumulative
+ * mass reaches `keepMass` (e.g. 0.6) of the total. 1 = kept.
+ */
+export function dinoMask(map: Float32Array, keepMass: number): Uint8Array {
+  const mask = new Uint8Array(map.length);
+  let total = 0;
+  for (const v of map) total += v;
+  if (!(total > 0)) return mask;
+  const order = Array.from(map.keys()).sort((a, b) => map[b] - map[a] || a - b);
+  let cum = 0;
+  for (const i of order) {
+    if (cum >= keepMass * total) break;
+    mask[i] = 1;
+    cum += map[i];
+  }
+  return mask;
+}
