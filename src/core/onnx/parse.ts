@@ -18,7 +18,10 @@ interface Ctx {
   where: string;
 }
 
-export function parseOnnx(bytes: Uint8Array, name = 'the model'): OnnxModel {
+/** An OnnxModel that remembers its file name, for error messages further on. */
+export type NamedOnnxModel = OnnxModel & { name: string };
+
+export function parseOnnx(bytes: Uint8Array, name = 'The model'): NamedOnnxModel {
   if (bytes.length === 0) {
     throw new InspectorError('empty-file', `${name} is empty (0 bytes). Choose a .onnx file exported with torch.onnx.export or optimum.`);
   }
@@ -38,7 +41,7 @@ export function parseOnnx(bytes: Uint8Array, name = 'the model'): OnnxModel {
     throw truncated(name, bytes.length, ctx.where);
   }
   if (r.state.clipped) throw truncated(name, bytes.length, ctx.where);
-  return model;
+  return Object.assign(model, { name });
 }
 
 function truncated(name: string, size: number, where: string): InspectorError {
@@ -445,7 +448,7 @@ export function defaultOpset(model: OnnxModel): number {
 
 // ---- file-level checks ----
 
-export function assertModelSize(byteLength: number, maxMB: number, name = 'the model'): void {
+export function assertModelSize(byteLength: number, maxMB: number, name = 'The model'): void {
   if (byteLength > maxMB * 1024 * 1024) {
     const mb = (byteLength / 1024 / 1024).toFixed(0);
     throw new InspectorError('model-too-large', `${name} is ${mb} MB, over the ${maxMB} MB limit. Choose a smaller model or raise the vitInspector.maxModelMB setting.`);
