@@ -51,7 +51,7 @@ export async function loadImage(input: string | Uint8Array, prep: Preprocessing,
   const meta = await sharp(source, { limitInputPixels: false }).metadata().catch((e) => { throw decodeError(e, name); });
   if (!meta.format || !SUPPORTED_FORMATS.has(meta.format) || (meta.format === 'heif' && meta.compression !== 'av1')) {
     const what = meta.format === 'heif' ? 'HEIC' : (meta.format ?? 'unknown').toUpperCase();
-    throw new InspectorError('unsupported-image', `${name} is a ${what} image, which is not supported. Use one of: ${SUPPORTED_LIST}.`);
+    throw new InspectorError('unsupported-image', `${name} is in ${what} format, which is not supported. Use one of: ${SUPPORTED_LIST}.`);
   }
   const w = meta.width ?? 0;
   const h = meta.pageHeight ?? meta.height ?? 0;
