@@ -7,6 +7,8 @@ import type { ModelSummary, Prediction, ReceptiveFieldReport } from './core/type
 
 export interface InspectionPayload {
   imageName: string;
+  /** Full path of the inspected image: the webview keeps it in PanelState.imagePath so a reload can restore the panel. */
+  imagePath?: string;
   /** The image as the model saw it, RGBA uint8 (for canvases), size summary.layout.inputSize. */
   image: { width: number; height: number; rgba: Uint8Array };
   /** The original image scaled to at most 512 px on its long side, RGBA, for display. */

@@ -1,0 +1,282 @@
+/**
+ * One inspection panel's logic, free of the `vscode` module so that it runs under plain Node in tests:
+ * it runs the inference through the client, turns the result into the webview's payload, validates every
+ * message from the webview (parseWebviewMessage) and answers masked runs. src/panel.ts wires it to a real
+ * vscode.WebviewPanel.
+ */
+import { basename } from 'node:path';
+import { InspectorError, isInspectorError, type ErrorCode } from './core/errors';
+import type { Inspection, ReceptiveFieldReport } from './core/types';
+import type { InspectRequest } from './core/workerProtocol';
+import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from './protocol';
+import { panelSettings, type EffectiveSettings } from './settings';
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** The part of vscode.Webview a panel uses. */
+export interface WebviewPort {
+  postMessage(message: HostToWebview): PromiseLike<boolean>;
+  onDidReceiveMessage(listener: (message: unknown) => void): Disposable;
+}
+
+/** The part of InferenceClient a panel uses. */
+export interface ClientLike {
+  inspect(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<Inspection>;
+  receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
+}
+
+export type ErrorAction = 'selectModel' | 'selectCnn' | 'retry';
+export type PanelCommand = Extract<WebviewToHost, { type: 'command' }>['command'];
+
+export interface PanelDeps {
+  client(): ClientLike;
+  settings(): EffectiveSettings;
+  /** Resolved model paths (settings, or the embedded defaults). */
+  models(): { vit: string; cnn: string };
+  log(line: string): void;
+  /**
+   * Runs long work with a cancellable progress indicator (a notification in VS Code). `quiet` work
+   * (a masked re-run of a loaded model) uses a less intrusive indicator.
+   */
+  withProgress<T>(title: string, quiet: boolean, task: (signal: AbortSignal, report: (message: string) => void) => Promise<T>): Promise<T>;
+  /** Shows a one-line error with a useful action (showErrorMessage in VS Code). */
+  showError(message: string, action: ErrorAction | undefined, panel: PanelController): void;
+  /** A command button in the webview (select model, export, ...). */
+  runCommand(command: PanelCommand, panel: PanelController): void;
+}
+
+const MODEL_ERRORS: ErrorCode[] = ['not-onnx', 'truncated-model', 'not-a-vit', 'fused-attention', 'unsupported-model',
+  'external-data', 'model-too-large', 'bad-config', 'inference-failed'];
+
+/** The action offered next to an error: choose another model for model errors, try again otherwise. */
+export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'vit'): ErrorAction | undefined {
+  if (code === undefined) return 'retry';
+  if (MODEL_ERRORS.includes(code)) return model === 'vit' ? 'selectModel' : 'selectCnn';
+  if (code === 'file-not-found' || code === 'unreadable') return model === 'vit' ? 'selectModel' : 'retry';
+  if (['bad-image', 'image-too-large', 'unsupported-image', 'empty-file'].includes(code)) return undefined;
+  return 'retry'; // worker-crashed, cancelled, bad-input
+}
+
+/** RGB (model input) to RGBA for canvases. */
+export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 4);
+  for (let i = 0, j = 0; i < width * height; i++, j += 3) {
+    out[i * 4] = rgb[j];
+    out[i * 4 + 1] = rgb[j + 1];
+    out[i * 4 + 2] = rgb[j + 2];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+export function toPayload(imagePath: string, inspection: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
+  settings: EffectiveSettings): InspectionPayload {
+  const img = inspection.modelImage;
+  return {
+    imageName: basename(imagePath),
+    imagePath,
+    image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
+    preview: inspection.preview,
+    summary: inspection.summary,
+    predictions: inspection.predictions,
+    attention: inspection.attention,
+    scores: inspection.scores,
+    cnn,
+    cnnError,
+    settings: panelSettings(settings),
+  };
+}
+
+function oneLine(e: unknown): string {
+  if (isInspectorError(e)) return e.message;
+  const m = e instanceof Error ? e.message : String(e);
+  return `Unexpected error: ${m.split('\n')[0]}. See the "ViT Inspector" output for details.`;
+}
+
+export class PanelController implements Disposable {
+  private ready = false;
+  private inspection: Inspection | undefined;
+  private payload: InspectionPayload | undefined;
+  private lastError: HostToWebview | undefined;
+  private run: AbortController | undefined;
+  private maskRun: AbortController | undefined;
+  private generation = 0;
+  private running: Promise<void> | undefined;
+  private readonly subscription: Disposable;
+  private disposed = false;
+
+  constructor(readonly imagePath: string, private readonly port: WebviewPort, private readonly deps: PanelDeps) {
+    this.subscription = port.onDidReceiveMessage((m) => this.onMessage(m));
+  }
+
+  get current(): Inspection | undefined {
+    return this.inspection;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Number of tokens of the current inspection (0 before the first one): the bound for token indices. */
+  get tokens(): number {
+    return this.inspection?.summary.tokens ?? 0;
+  }
+
+  /** Runs (or re-runs) the inspection; resolves when the payload (or the error) has been posted. */
+  inspect(): Promise<void> {
+    this.run?.abort();
+    this.maskRun?.abort();
+    const ac = new AbortController();
+    this.run = ac;
+    const generation = ++this.generation;
+    const name = basename(this.imagePath);
+    const done = this.deps.withProgress(`ViT Inspector: inspecting ${name}`, false, async (signal, report) => {
+      signal.addEventListener('abort', () => ac.abort(), { once: true });
+      const settings = this.deps.settings();
+      const models = this.deps.models();
+      const progress = (message: string) => {
+        report(message);
+        if (generation === this.generation) void this.post({ type: 'progress', message });
+      };
+      progress('Loading model…');
+      const t0 = Date.now();
+      const inspection = await this.deps.client().inspect(
+        { modelPath: models.vit, image: this.imagePath, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
+        { signal: ac.signal, onProgress: progress });
+      this.deps.log(`inspected ${name} with ${inspection.summary.name} in ${Date.now() - t0} ms`);
+      let cnn: ReceptiveFieldReport | null = null;
+      let cnnError: string | null = null;
+      if (models.cnn) {
+        try {
+          progress('Reading the CNN…');
+          cnn = await this.deps.client().receptiveFields(models.cnn, { signal: ac.signal, maxModelMB: settings.maxModelSizeMB });
+        } catch (e) {
+          if (ac.signal.aborted) throw e;
+          cnnError = oneLine(e);
+          this.deps.log(`CNN ${models.cnn}: ${cnnError}`);
+        }
+      }
+      return { inspection, cnn, cnnError, settings };
+    }).then(({ inspection, cnn, cnnError, settings }) => {
+      if (generation !== this.generation || this.disposed) return;
+      this.inspection = inspection;
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings);
+      this.lastError = undefined;
+      if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
+    }, (e) => {
+      if (generation !== this.generation || this.disposed) return;
+      this.fail(e, 'vit');
+    }).finally(() => {
+      if (generation === this.generation) {
+        this.running = undefined;
+        if (this.run === ac) this.run = undefined;
+      }
+    });
+    this.running = done;
+    return done;
+  }
+
+  /** Re-runs the current model with keys masked; resolves when the maskResult (or an error) is posted. */
+  async runMasked(maskedTokens: number[]): Promise<void> {
+    const base = this.inspection;
+    if (!base) return this.deps.log('runMasked before any inspection: ignored');
+    this.maskRun?.abort();
+    if (maskedTokens.length === 0) {
+      await this.post({ type: 'maskResult', maskedTokens: [], predictions: base.predictions, attention: base.attention });
+      return;
+    }
+    const ac = new AbortController();
+    this.maskRun = ac;
+    const generation = this.generation;
+    const settings = this.deps.settings();
+    try {
+      const result = await this.deps.withProgress(`ViT Inspector: masking ${maskedTokens.length} token(s)`, true, (signal) => {
+        signal.addEventListener('abort', () => ac.abort(), { once: true });
+        return this.deps.client().inspect(
+          { modelPath: base.summary.path, image: this.imagePath, maskedTokens, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
+          { signal: ac.signal });
+      });
+      if (generation !== this.generation || this.maskRun !== ac || this.disposed) return;
+      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, attention: result.attention });
+    } catch (e) {
+      if (this.maskRun !== ac || this.disposed) return;
+      if (isInspectorError(e) && e.code === 'cancelled') return;
+      this.fail(e, 'vit');
+    } finally {
+      if (this.maskRun === ac) this.maskRun = undefined;
+    }
+  }
+
+  /** Every message from the webview lands here and is validated first. */
+  onMessage(raw: unknown): void {
+    const m = parseWebviewMessage(raw, this.tokens);
+    if (!m) {
+      this.deps.log(`ignored an invalid message from the webview of ${basename(this.imagePath)}: ${describe(raw)}`);
+      return;
+    }
+    switch (m.type) {
+      case 'ready':
+        // Also after the webview was reloaded (hidden and shown again): send what it had.
+        this.ready = true;
+        if (this.payload) void this.post({ type: 'inspection', payload: this.payload });
+        else if (this.lastError) void this.post(this.lastError);
+        else if (!this.running) void this.inspect();
+        return;
+      case 'runMasked':
+        void this.runMasked(m.maskedTokens);
+        return;
+      case 'command':
+        if (m.command === 'retry') void this.inspect();
+        else this.deps.runCommand(m.command, this);
+        return;
+      case 'painted':
+        this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
+        return;
+    }
+  }
+
+  postSettings(settings: EffectiveSettings): void {
+    if (this.payload) this.payload.settings = panelSettings(settings);
+    if (this.ready) void this.post({ type: 'settings', settings: panelSettings(settings) });
+  }
+
+  private fail(e: unknown, model: 'vit' | 'cnn'): void {
+    const code = isInspectorError(e) ? (e as InspectorError).code : undefined;
+    if (!isInspectorError(e)) this.deps.log(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    const message = oneLine(e);
+    const action = actionFor(code, model);
+    this.deps.log(`${basename(this.imagePath)}: ${message}`);
+    this.lastError = { type: 'error', message, ...(action ? { action } : {}) };
+    if (this.ready) void this.post(this.lastError);
+    if (code !== 'cancelled') this.deps.showError(message, action, this);
+  }
+
+  private async post(message: HostToWebview): Promise<boolean> {
+    if (this.disposed) return false;
+    try {
+      return await this.port.postMessage(message);
+    } catch (e) {
+      this.deps.log(`could not post ${message.type} to the webview: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.run?.abort();
+    this.maskRun?.abort();
+    this.subscription.dispose();
+  }
+}
+
+function describe(raw: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(raw) ?? String(raw);
+  } catch {
+    s = Object.prototype.toString.call(raw);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
