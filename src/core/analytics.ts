@@ -8,8 +8,11 @@ export interface AttentionDims {
   layers: number;
   heads: number;
   tokens: number;
-  prefix: number; // prefix tokens (CLS, distillation, registers) before the patch tokens
+  prefix?: number; // prefix tokens (CLS, distillation, registers) before the patch tokens
 }
+
+/** Dims of maps over the patch grid: the prefix count is needed to drop the prefix keys. */
+export type PatchDims = AttentionDims & { prefix: number };
 
 export type HeadFusion = 'mean' | 'max' | 'min';
 
@@ -20,7 +23,7 @@ export interface RolloutOptions {
   heads?: boolean[];
 }
 
-export function attentionDims(layers: number, heads: number, layout: TokenLayout): AttentionDims {
+export function attentionDims(layers: number, heads: number, layout: TokenLayout): PatchDims {
   return { layers, heads, tokens: layout.tokens, prefix: layout.prefixTokens.length };
 }
 
@@ -32,7 +35,7 @@ function checkSize(att: Float32Array, d: AttentionDims): void {
 
 /** One query's attention over the patch grid (prefix keys dropped), [rows * cols]. */
 export function queryMap(
-  att: Float32Array, dims: AttentionDims, layer: number, head: number, query: number,
+  att: Float32Array, dims: PatchDims, layer: number, head: number, query: number,
   out = new Float32Array(dims.tokens - dims.prefix),
 ): Float32Array {
   const n = dims.tokens;
@@ -43,7 +46,7 @@ export function queryMap(
 
 /** The query's patch maps for every layer and head, [layers, heads, rows * cols]; reuse `out` across repaints. */
 export function queryMaps(
-  att: Float32Array, dims: AttentionDims, query: number,
+  att: Float32Array, dims: PatchDims, query: number,
   out = new Float32Array(dims.layers * dims.heads * (dims.tokens - dims.prefix)),
 ): Float32Array {
   const n = dims.tokens;

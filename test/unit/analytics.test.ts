@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   attentionDims, attentionEntropy, compareScaling, dinoMask, maxWeight, meanAttentionDistance, queryMap, queryMaps,
-  rollout, rolloutMap, softmaxRows, type AttentionDims,
+  rollout, rolloutMap, softmaxRows, type AttentionDims, type PatchDims,
 } from '../../src/core/analytics';
 import type { TokenLayout } from '../../src/core/types';
 
@@ -21,7 +21,7 @@ function layout(rows: number, cols: number, patch: [number, number], prefix: str
 }
 
 test('queryMap and queryMaps drop the prefix keys', () => {
-  const dims: AttentionDims = { layers: 1, heads: 2, tokens: 3, prefix: 1 };
+  const dims: PatchDims = { layers: 1, heads: 2, tokens: 3, prefix: 1 };
   const att = flat([[
     [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8], [1, 0, 0]],
     [[0.6, 0.4, 0], [0, 1, 0], [0.3, 0.3, 0.4]],
