@@ -15,10 +15,15 @@ const FILE = 'preprocessor_config.json';
 
 /**
  * modelInputHW: the model input's static [height, width], or null where dynamic. It wins over the config's size
- * (a model fed another size fails). Notes explaining any assumption are pushed onto `notes` when given.
+ * (a model fed another size fails). Notes say what was assumed, for the model summary.
  */
-export function preprocessingFrom(pc: Json | null, modelInputHW: HW | null, config?: Json | null, notes: string[] = []): Preprocessing {
-  if (!pc) return defaults(modelInputHW, config ?? null, notes);
+export function preprocessingFrom(pc: Json | null, modelInputHW: HW | null, config?: Json | null): { preprocessing: Preprocessing; notes: string[] } {
+  const notes: string[] = [];
+  const preprocessing = pc ? fromConfig(pc, modelInputHW, notes) : defaults(modelInputHW, config ?? null, notes);
+  return { preprocessing, notes };
+}
+
+function fromConfig(pc: Json, modelInputHW: HW | null, notes: string[]): Preprocessing {
   let resizeTo: Preprocessing['resizeTo'];
   let centerCrop: HW | null = null;
   const size = pc.size;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import type { Color } from 'sharp';
 import { loadImage } from '../../src/core/imageLoad';
 import { preprocessingFrom } from '../../src/core/preprocess';
 import { isInspectorError } from '../../src/core/errors';
@@ -12,9 +13,9 @@ import { isInspectorError } from '../../src/core/errors';
 let dir = '';
 before(async () => { dir = await fs.mkdtemp(join(tmpdir(), 'vit-image-input-')); });
 
-const nearest = (h: number, w: number) => preprocessingFrom({ size: { height: h, width: w }, resample: 0 }, null);
+const nearest = (h: number, w: number) => preprocessingFrom({ size: { height: h, width: w }, resample: 0 }, null).preprocessing;
 const pixel = (img: { width: number; rgb: Uint8Array }, x: number, y: number) => [...img.rgb.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
-const solid = (width: number, height: number, background: sharp.Color, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background } });
+const solid = (width: number, height: number, background: Color, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background } });
 
 async function write(name: string, data: Uint8Array | string): Promise<string> {
   const p = join(dir, name);
@@ -84,7 +85,7 @@ test('not images, or formats outside the supported list, are unsupported-image l
 });
 
 test('a 1×1 image is upscaled to the model size; the preview stays 1×1 RGBA', async () => {
-  const img = await loadImage(await solid(1, 1, { r: 10, g: 200, b: 30 }).png().toBuffer(), preprocessingFrom({ size: 16 }, null));
+  const img = await loadImage(await solid(1, 1, { r: 10, g: 200, b: 30 }).png().toBuffer(), preprocessingFrom({ size: 16 }, null).preprocessing);
   assert.deepEqual([img.model.width, img.model.height, img.model.rgb.length], [16, 16, 16 * 16 * 3]);
   assert.deepEqual(pixel(img.model, 7, 9), [10, 200, 30]);
   assert.deepEqual([img.preview.width, img.preview.height, ...img.preview.rgba], [1, 1, 10, 200, 30, 255]);

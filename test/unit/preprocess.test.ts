@@ -15,7 +15,8 @@ for (const name of NAMES) {
   test(`${name}: the tensor is RGB, x/255, (x-0.5)/0.5 of the fixture image`, async () => {
     const ref = readJson(join(VIT, `${name}.json`));
     const [, , h, w] = ref.input.shape as number[];
-    const prep = preprocessingFrom(readJson(join(VIT, name, 'preprocessor_config.json')), [h, w]);
+    const { preprocessing: prep, notes } = preprocessingFrom(readJson(join(VIT, name, 'preprocessor_config.json')), [h, w]);
+    assert.deepEqual(notes, []);
     assert.equal(prep.source, 'preprocessor_config.json');
     assert.deepEqual(prep.size, [h, w]);
     assert.deepEqual(prep.mean, ref.input.mean);
@@ -39,46 +40,44 @@ for (const name of NAMES) {
 }
 
 test('size variants: int, {height, width}, {shortest_edge} + crop_size, crop_pct', () => {
-  assert.deepEqual(preprocessingFrom({ size: 224 }, null).size, [224, 224]);
-  const hw = preprocessingFrom({ size: { height: 384, width: 256 } }, null);
+  assert.deepEqual(preprocessingFrom({ size: 224 }, null).preprocessing.size, [224, 224]);
+  const hw = preprocessingFrom({ size: { height: 384, width: 256 } }, null).preprocessing;
   assert.deepEqual(hw.size, [384, 256]);
   assert.deepEqual(hw.resizeTo, { height: 384, width: 256 });
   assert.equal(hw.centerCrop, null);
-  const se = preprocessingFrom({ size: { shortest_edge: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } }, [224, 224]);
+  const se = preprocessingFrom({ size: { shortest_edge: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } }, [224, 224]).preprocessing;
   assert.deepEqual(se.resizeTo, { shortestEdge: 256 });
   assert.deepEqual(se.centerCrop, [224, 224]);
   assert.deepEqual(se.size, [224, 224]);
-  const deit = preprocessingFrom({ size: 256, do_center_crop: true, crop_size: 224 }, null);
+  const deit = preprocessingFrom({ size: 256, do_center_crop: true, crop_size: 224 }, null).preprocessing;
   assert.deepEqual([deit.resizeTo, deit.centerCrop, deit.size], [{ height: 256, width: 256 }, [224, 224], [224, 224]]);
-  const convnext = preprocessingFrom({ size: { shortest_edge: 224 }, crop_pct: 0.875 }, null);
+  const convnext = preprocessingFrom({ size: { shortest_edge: 224 }, crop_pct: 0.875 }, null).preprocessing;
   assert.deepEqual([convnext.resizeTo, convnext.size], [{ shortestEdge: 256 }, [224, 224]]);
 });
 
 test('a model input that disagrees with the config wins, with a note', () => {
-  const notes: string[] = [];
-  const prep = preprocessingFrom({ size: 224 }, [384, 384], null, notes);
+  const { preprocessing: prep, notes } = preprocessingFrom({ size: 224 }, [384, 384]);
   assert.deepEqual(prep.size, [384, 384]);
   assert.match(notes.join(' '), /model takes 384×384/);
 });
 
 test('resample codes, rescale, scalar mean/std, normalisation off', () => {
-  const kinds = [0, 1, 2, 3, 4, 5].map((r) => preprocessingFrom({ size: 8, resample: r }, null).resample);
+  const kinds = [0, 1, 2, 3, 4, 5].map((r) => preprocessingFrom({ size: 8, resample: r }, null).preprocessing.resample);
   assert.deepEqual(kinds, ['nearest', 'lanczos', 'bilinear', 'bicubic', 'bilinear', 'bilinear']);
-  const p = preprocessingFrom({ size: 8, image_mean: 0.25, image_std: 0.5, rescale_factor: 0.5 }, null);
+  const p = preprocessingFrom({ size: 8, image_mean: 0.25, image_std: 0.5, rescale_factor: 0.5 }, null).preprocessing;
   assert.deepEqual([p.mean, p.std, p.rescaleFactor], [[0.25, 0.25, 0.25], [0.5, 0.5, 0.5], 0.5]);
-  const off = preprocessingFrom({ size: 8, do_rescale: false, do_normalize: false, image_mean: [9, 9, 9] }, null);
+  const off = preprocessingFrom({ size: 8, do_rescale: false, do_normalize: false, image_mean: [9, 9, 9] }, null).preprocessing;
   assert.deepEqual([off.mean, off.std, off.rescaleFactor], [[0, 0, 0], [1, 1, 1], 1]);
   const t = toInputTensor(new Uint8Array([10, 20, 30, 40, 50, 60]), 1, 2, off);
   assert.deepEqual([...t], [10, 40, 20, 50, 30, 60], 'NCHW planes');
 });
 
 test('without a config: model input size, mean/std 0.5, 1/255, source defaults, and a note saying so', () => {
-  const notes: string[] = [];
-  const p = preprocessingFrom(null, [48, 64], null, notes);
+  const { preprocessing: p, notes } = preprocessingFrom(null, [48, 64]);
   assert.deepEqual([p.size, p.mean, p.std, p.rescaleFactor, p.source], [[48, 64], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 1 / 255, 'defaults']);
   assert.match(notes[0], /no preprocessor_config\.json: mean\/std 0\.5/);
-  assert.deepEqual(preprocessingFrom(null, null, { image_size: 96 }).size, [96, 96]);
-  assert.deepEqual(preprocessingFrom(null, null).size, [224, 224]);
+  assert.deepEqual(preprocessingFrom(null, null, { image_size: 96 }).preprocessing.size, [96, 96]);
+  assert.deepEqual(preprocessingFrom(null, null).preprocessing.size, [224, 224]);
 });
 
 test('a malformed preprocessor_config.json is bad-config', () => {
@@ -96,7 +95,7 @@ test('shortest_edge resize and center crop pick the middle of the photo, as tran
     if (y < 20) px[i + 1] = 255; else if (x < 20) px[i] = 255; else px[i + 2] = 255;
   }
   const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
-  const prep = preprocessingFrom({ size: { shortest_edge: 20 }, crop_size: 20, resample: 0 }, null);
+  const prep = preprocessingFrom({ size: { shortest_edge: 20 }, crop_size: 20, resample: 0 }, null).preprocessing;
   const img = await loadImage(png, prep);
   assert.deepEqual([img.model.width, img.model.height], [20, 20]);
   // resized to 20×40, crop rows 10..29 (source rows 20..59): no green; columns 0..9 red, 10..19 blue.
