@@ -89,8 +89,11 @@ function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => Inspector
     else if (t.field === 7) {
       ctx.where = 'the graph';
       const sub = r.sub('the graph');
-      graph = readGraph(sub, ctx);
-      graphFieldRange = [fieldStart, r.pos];
+      const g = readGraph(sub, ctx);
+      if (!graph) {
+        graph = g;
+        graphFieldRange = [fieldStart, r.pos];
+      } else mergeGraph(graph, g); // protobuf merges a repeated message field (as withExtraOutputs relies on)
       ctx.where = 'the model metadata after the graph';
     } else if (t.field === 8) {
       const o = r.sub('opset_import');
@@ -116,6 +119,15 @@ function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => Inspector
   }
   if (opsets.size === 0) opsets.set('', 1);
   return { bytes: r.buf, irVersion, producer, opsets, graph, graphFieldRange };
+}
+
+function mergeGraph(into: OnnxGraph, g: OnnxGraph): void {
+  into.nodes.push(...g.nodes);
+  into.inputs.push(...g.inputs.filter((i) => !into.initializers.has(i.name)));
+  into.outputs.push(...g.outputs);
+  for (const [k, v] of g.valueInfo) into.valueInfo.set(k, v);
+  for (const [k, v] of g.initializers) into.initializers.set(k, v);
+  if (g.name) into.name = g.name;
 }
 
 function readGraph(r: ProtoReader, ctx: Ctx): OnnxGraph {

@@ -1,0 +1,112 @@
+/**
+ * In-memory graph edits on the model's bytes (the user's file is never written). Edits splice byte
+ * ranges of the original file instead of decoding and re-encoding the whole model.
+ */
+import type { AttentionSite } from '../attention';
+import type { OnnxModel } from './graph';
+import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
+
+const FLOAT = 1;
+
+/** ValueInfoProto with just a name (enough for an output; onnxruntime infers its type). */
+function namedValueInfo(name: string): ProtoWriter {
+  return new ProtoWriter().string(1, name);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function newOutputs(model: OnnxModel, names: string[]): string[] {
+  const have = new Set(model.graph.outputs.map((o) => o.name));
+  return [...new Set(names)].filter((n) => n && !have.has(n));
+}
+
+/**
+ * The model with `names` as extra graph outputs. Protobuf merges a repeated message field that appears
+ * twice, so appending one more ModelProto.graph holding only GraphProto.output entries is enough.
+ */
+export function withExtraOutputs(model: OnnxModel, names: string[]): Uint8Array {
+  const add = newOutputs(model, names);
+  if (add.length === 0) return model.bytes;
+  const graph = new ProtoWriter();
+  for (const n of add) graph.bytes(12, namedValueInfo(n));
+  return concat([model.bytes, new ProtoWriter().bytes(7, graph).finish()]);
+}
+
+/**
+ * The model with a key mask: a new float input `maskInputName` of shape [1, N] (0 keeps a key, -Infinity
+ * drops it) added to every attention softmax's scores. [1, N] broadcasts over [B, H, N, N] and
+ * [B*H, N, N] alike. Each Add is placed right before its Softmax, so the node list stays topologically
+ * sorted. With `exposeOutputs`, the sites' scores (unmasked) and probabilities become outputs too.
+ */
+export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputName = 'vit_inspector_key_mask', exposeOutputs = true): Uint8Array {
+  const { bytes, graph } = model;
+  const byStart = new Map<number, AttentionSite>();
+  for (const s of sites) {
+    const node = graph.nodes.find((n) => n.name === s.node && n.outputs[0] === s.probs);
+    if (node) byStart.set(node.range[0], s);
+  }
+  const payload: Uint8Array[] = [];
+  const r = new ProtoReader(bytes, graph.range[0], graph.range[1]);
+  while (!r.done) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    if (t.field === 1 && t.wire === WireType.LEN) {
+      const [s, e] = r.lenRange();
+      const site = byStart.get(s);
+      if (site) {
+        const masked = `${site.scores}/vit_inspector_masked`;
+        payload.push(addNode(`${site.node}/vit_inspector_mask_add`, site.scores, maskInputName, masked));
+        payload.push(new ProtoWriter().bytes(1, rewireFirstInput(bytes, s, e, masked)).finish());
+        continue;
+      }
+    } else r.skip(t.wire);
+    payload.push(bytes.subarray(fieldStart, r.pos));
+  }
+  payload.push(new ProtoWriter().bytes(11, maskInput(maskInputName)).finish());
+  if (exposeOutputs) {
+    const names = newOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    for (const n of names) payload.push(new ProtoWriter().bytes(12, namedValueInfo(n)).finish());
+  }
+  const body = concat(payload);
+  const [gs, ge] = model.graphFieldRange;
+  const header = Uint8Array.from([...encodeVarint(7 * 8 + WireType.LEN), ...encodeVarint(body.length)]);
+  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
+}
+
+function addNode(name: string, a: string, b: string, out: string): Uint8Array {
+  const node = new ProtoWriter().string(1, a).string(1, b).string(2, out).string(3, name).string(4, 'Add');
+  return new ProtoWriter().bytes(1, node).finish();
+}
+
+/** The NodeProto payload [start, end) with its first input replaced by `input`, other fields copied as is. */
+function rewireFirstInput(bytes: Uint8Array, start: number, end: number, input: string): Uint8Array {
+  const out = new ProtoWriter();
+  const r = new ProtoReader(bytes, start, end);
+  let replaced = false;
+  while (!r.done) {
+    const fieldStart = r.pos;
+    const t = r.tag();
+    r.skip(t.wire);
+    if (t.field === 1 && !replaced) {
+      out.string(1, input);
+      replaced = true;
+    } else out.raw(bytes.subarray(fieldStart, r.pos));
+  }
+  return out.finish();
+}
+
+/** ValueInfoProto for a float tensor of shape [1, tokens]. */
+function maskInput(name: string): ProtoWriter {
+  const dim = (w: ProtoWriter) => new ProtoWriter().bytes(1, w);
+  const shape = dim(new ProtoWriter().varint(1, 1)).bytes(1, new ProtoWriter().string(2, 'vit_inspector_tokens'));
+  const tensor = new ProtoWriter().varint(1, FLOAT).bytes(2, shape);
+  return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, tensor));
+}
