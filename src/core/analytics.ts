@@ -89,12 +89,10 @@ export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOpt
     throw new RangeError(`heads mask has ${mask.length} entries, expected ${dims.heads} or ${dims.layers * dims.heads}`);
   }
   const discard = Math.floor(nn * opts.discardRatio);
-  let joint = new Float32Array(nn);
-  for (let i = 0; i < n; i++) joint[i * n + i] = 1;
-  let next = new Float32Array(nn);
+  let joint: Float64Array | null = null; // null = identity
+  let next = new Float64Array(nn);
   const a = new Float32Array(nn);
   const order = discard > 0 ? new Uint32Array(nn) : null;
-  const row = new Float64Array(n);
   for (let l = 0; l < dims.layers; l++) {
     const enabled = (h: number) => !mask || (mask.length === dims.heads ? mask[h] : mask[l * dims.heads + h]);
     fuseHeads(att, dims, l, opts.fusion, enabled, a);
@@ -109,19 +107,29 @@ export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOpt
       for (let j = 0; j < n; j++) sum += a[i * n + j];
       for (let j = 0; j < n; j++) a[i * n + j] /= sum;
     }
-    // next = a @ joint, accumulated in float64 per row
+    if (!joint) {
+      joint = Float64Array.from(a);
+      continue;
+    }
+    // next = a @ joint
+    next.fill(0);
     for (let i = 0; i < n; i++) {
-      row.fill(0);
+      const ri = i * n;
       for (let k = 0; k < n; k++) {
-        const w = a[i * n + k];
+        const w = a[ri + k];
         if (w === 0) continue;
-        for (let j = 0; j < n; j++) row[j] += w * joint[k * n + j];
+        const rk = k * n;
+        for (let j = 0; j < n; j++) next[ri + j] += w * joint[rk + j];
       }
-      for (let j = 0; j < n; j++) next[i * n + j] = row[j];
     }
     [joint, next] = [next, joint];
   }
-  return joint;
+  if (!joint) {
+    const eye = new Float32Array(nn);
+    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+    return eye;
+  }
+  return Float32Array.from(joint);
 }
 
 /** Row `query` of a rollout over the patch grid [rows * cols], divided by its maximum (as vit-explain). */
