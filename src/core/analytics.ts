@@ -89,8 +89,8 @@ export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOpt
     throw new RangeError(`heads mask has ${mask.length} entries, expected ${dims.heads} or ${dims.layers * dims.heads}`);
   }
   const discard = Math.floor(nn * opts.discardRatio);
-  let joint: Float64Array | null = null; // null = identity
-  let next = new Float64Array(nn);
+  let joint: Float64Array<ArrayBufferLike> | null = null; // null = identity
+  let next: Float64Array<ArrayBufferLike> = new Float64Array(nn);
   const a = new Float32Array(nn);
   const order = discard > 0 ? new Uint32Array(nn) : null;
   for (let l = 0; l < dims.layers; l++) {
