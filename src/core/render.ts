@@ -1,0 +1,203 @@
+/**
+ * PNGs for the CLI's report: the patch grid, a layers × heads sheet of one query's attention, and an overlay
+ * (rollout). Pixels are composed in raw RGBA buffers here and only encoded (and captioned) by sharp.
+ */
+import sharp from 'sharp';
+import type { OverlayOptions } from 'sharp';
+import { colormapLut } from './colormap';
+import { InspectorError } from './errors';
+import type { TokenLayout } from './types';
+
+export interface RgbImage { width: number; height: number; rgb: Uint8Array }
+export interface HeadSheetOptions { heads: number; layers?: number; query?: number; colormap?: string; cellSize?: number }
+export interface OverlayRenderOptions { colormap?: string; alpha?: number }
+
+const MIN_SIDE = 256; // small model inputs are upscaled (nearest) to at least this long side
+const GRID_COLOR = [255, 215, 0];
+const PREFIX_COLORS = [[230, 120, 30], [150, 80, 200], [110, 110, 110]];
+export const SHEET_GAP = 4; // pixels between and around the head sheet's cells
+const GAP = SHEET_GAP;
+const HEAT_ALPHA = 0.6;
+
+/** A canvas of RGBA pixels, opaque white to start. */
+class Canvas {
+  readonly px: Uint8Array;
+  constructor(readonly width: number, readonly height: number) {
+    this.px = new Uint8Array(width * height * 4).fill(255);
+  }
+  set(x: number, y: number, r: number, g: number, b: number, a = 1) {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const i = (y * this.width + x) * 4;
+    this.px[i] = Math.round(this.px[i] * (1 - a) + r * a);
+    this.px[i + 1] = Math.round(this.px[i + 1] * (1 - a) + g * a);
+    this.px[i + 2] = Math.round(this.px[i + 2] * (1 - a) + b * a);
+  }
+  rect(x0: number, y0: number, w: number, h: number, [r, g, b]: number[], a = 1, outline = false) {
+    for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) {
+      if (!outline || y === y0 || y === y0 + h - 1 || x === x0 || x === x0 + w - 1) this.set(x, y, r, g, b, a);
+    }
+  }
+  async png(overlays: OverlayOptions[] = []): Promise<Buffer> {
+    return sharp(this.px, { raw: { width: this.width, height: this.height, channels: 4 } })
+      .composite(overlays).removeAlpha().png({ compressionLevel: 6 }).toBuffer();
+  }
+}
+
+/** The model image, upscaled, with the patch grid drawn and the prefix tokens shown as swatches above it. */
+export async function renderPatchGrid(image: RgbImage, layout: TokenLayout): Promise<Buffer> {
+  const k = upscale(image);
+  const [rows, cols] = layout.grid;
+  const [ph, pw] = layout.patchSize;
+  const swatch = Math.min(40, Math.max(16, ph * k));
+  const top = layout.prefixTokens.length ? swatch + 2 * GAP : 0;
+  const caption = await text(
+    `${rows} × ${cols} patches of ${ph} × ${pw} px` +
+      (layout.prefixTokens.length ? ` + ${layout.prefixTokens.join(', ')} (swatches above, in token order)` : '') +
+      ` = ${layout.tokens} tokens`,
+    image.width * k,
+  );
+  const c = new Canvas(image.width * k, top + image.height * k + (caption ? caption.height + 2 * GAP : 0));
+  layout.prefixTokens.forEach((_, i) => c.rect(GAP + i * (swatch + GAP), GAP, swatch, swatch, PREFIX_COLORS[Math.min(i, 2)]));
+  drawScaled(c, image, k, 0, top);
+  for (let r = 0; r <= rows; r++) c.rect(0, top + Math.min(r * ph * k, image.height * k - 1), c.width, 1, GRID_COLOR, 0.8);
+  for (let q = 0; q <= cols; q++) c.rect(Math.min(q * pw * k, image.width * k - 1), top, 1, image.height * k, GRID_COLOR, 0.8);
+  return c.png(caption ? [{ input: caption.png, left: 0, top: top + image.height * k + GAP }] : []);
+}
+
+/** Layers (rows, first on top) × heads (columns): where `query` looks among the patches, each cell scaled to its own max. */
+export async function renderHeadSheet(image: RgbImage, attention: Float32Array, layout: TokenLayout, opts: HeadSheetOptions): Promise<Buffer> {
+  const n = layout.tokens;
+  const heads = opts.heads;
+  const layers = opts.layers ?? attention.length / (heads * n * n);
+  if (!Number.isInteger(layers) || layers * heads * n * n !== attention.length) {
+    throw new Error(`renderHeadSheet: ${attention.length} values are not [${layers}, ${heads}, ${n}, ${n}]`);
+  }
+  const query = opts.query ?? 0;
+  if (!Number.isInteger(query) || query < 0 || query >= n) {
+    throw new InspectorError('bad-input', `Query token ${query} is out of range: this model has ${n} tokens (${describeTokens(layout)}). Pick 0 to ${n - 1}.`);
+  }
+  const lut = colormapLut(opts.colormap);
+  const target = opts.cellSize ?? 128;
+  const s = target / Math.max(image.width, image.height);
+  const cw = Math.max(1, Math.round(image.width * s));
+  const ch = Math.max(1, Math.round(image.height * s));
+  const base = await greyAt(image, cw, ch);
+  const patchOf = patchIndexMap(layout, image, cw, ch);
+  const prefix = layout.prefixTokens.length;
+  const qPatch = query >= prefix ? query - prefix : -1;
+  const caption = await text(`query token ${query} (${tokenName(layout, query)}): rows are layers 0–${layers - 1}, columns heads 0–${heads - 1}`, heads * (cw + GAP) + GAP);
+  const top = caption ? caption.height + 2 * GAP : GAP;
+  const c = new Canvas(heads * (cw + GAP) + GAP, top + layers * (ch + GAP));
+  const heat = new Float32Array(layout.grid[0] * layout.grid[1]);
+  for (let l = 0; l < layers; l++) {
+    for (let h = 0; h < heads; h++) {
+      const row = ((l * heads + h) * n + query) * n;
+      heat.set(attention.subarray(row + prefix, row + n));
+      blendHeat(c, GAP + h * (cw + GAP), top + l * (ch + GAP), cw, ch, base, normalised(heat), patchOf, lut, HEAT_ALPHA);
+      if (qPatch >= 0) outlinePatch(c, GAP + h * (cw + GAP), top + l * (ch + GAP), cw, ch, patchOf, qPatch);
+    }
+  }
+  return c.png(caption ? [{ input: caption.png, left: GAP, top: GAP }] : []);
+}
+
+/** A patch-grid map (e.g. rollout, rows × cols) blended over the upscaled image, scaled to its own max. */
+export async function renderOverlay(image: RgbImage, values: Float32Array, layout: TokenLayout, opts: OverlayRenderOptions = {}): Promise<Buffer> {
+  const [rows, cols] = layout.grid;
+  if (values.length !== rows * cols) throw new Error(`renderOverlay: ${values.length} values for a ${rows} × ${cols} grid`);
+  const k = upscale(image);
+  const w = image.width * k;
+  const h = image.height * k;
+  const c = new Canvas(w, h);
+  blendHeat(c, 0, 0, w, h, await greyAt(image, w, h), normalised(values), patchIndexMap(layout, image, w, h), colormapLut(opts.colormap), opts.alpha ?? HEAT_ALPHA);
+  return c.png();
+}
+
+function upscale(image: RgbImage): number {
+  return Math.max(1, Math.ceil(MIN_SIDE / Math.max(image.width, image.height)));
+}
+
+function drawScaled(c: Canvas, image: RgbImage, k: number, left: number, top: number) {
+  for (let y = 0; y < image.height * k; y++) for (let x = 0; x < image.width * k; x++) {
+    const i = (Math.floor(y / k) * image.width + Math.floor(x / k)) * 3;
+    c.set(left + x, top + y, image.rgb[i], image.rgb[i + 1], image.rgb[i + 2]);
+  }
+}
+
+/** Luminance of the image at w × h (nearest when enlarging, so patches stay sharp). A grey base lets the heat colours read. */
+async function greyAt(image: RgbImage, w: number, h: number): Promise<Uint8Array> {
+  const kernel = w >= image.width ? 'nearest' : 'lanczos3';
+  const data = await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(w, h, { fit: 'fill', kernel }).greyscale().raw().toBuffer();
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** For each pixel of a w × h rendering of the model input: the patch it falls in, or -1 past the grid. */
+function patchIndexMap(layout: TokenLayout, image: RgbImage, w: number, h: number): Int32Array {
+  const [rows, cols] = layout.grid;
+  const [ph, pw] = layout.patchSize;
+  const map = new Int32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const r = Math.floor(Math.floor(((y + 0.5) * image.height) / h) / ph);
+    for (let x = 0; x < w; x++) {
+      const q = Math.floor(Math.floor(((x + 0.5) * image.width) / w) / pw);
+      map[y * w + x] = r < rows && q < cols ? r * cols + q : -1;
+    }
+  }
+  return map;
+}
+
+function blendHeat(c: Canvas, left: number, top: number, w: number, h: number, grey: Uint8Array, heat: Float32Array,
+  patchOf: Int32Array, lut: Uint8Array, alpha: number) {
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const g = grey[y * w + x];
+    const p = patchOf[y * w + x];
+    if (p < 0) { c.set(left + x, top + y, g, g, g); continue; }
+    const i = Math.round(heat[p] * 255) * 3;
+    const a = alpha;
+    c.set(left + x, top + y, g * (1 - a) + lut[i] * a, g * (1 - a) + lut[i + 1] * a, g * (1 - a) + lut[i + 2] * a);
+  }
+}
+
+function outlinePatch(c: Canvas, left: number, top: number, w: number, h: number, patchOf: Int32Array, patch: number) {
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (patchOf[y * w + x] !== patch) continue;
+    const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 ||
+      patchOf[y * w + x - 1] !== patch || patchOf[y * w + x + 1] !== patch || patchOf[(y - 1) * w + x] !== patch || patchOf[(y + 1) * w + x] !== patch;
+    if (edge) c.set(left + x, top + y, 255, 255, 255);
+  }
+}
+
+/** Values scaled into [0, 1] by their own maximum; negatives and non-finite values count as 0. */
+function normalised(values: Float32Array): Float32Array {
+  let max = 0;
+  for (const v of values) if (v > max && Number.isFinite(v)) max = v;
+  return values.map((v) => (max > 0 && Number.isFinite(v) && v > 0 ? Math.min(1, v / max) : 0));
+}
+
+function tokenName(layout: TokenLayout, t: number): string {
+  const prefix = layout.prefixTokens.length;
+  if (t < prefix) return layout.prefixTokens[t];
+  const p = t - prefix;
+  return `patch row ${Math.floor(p / layout.grid[1])}, column ${p % layout.grid[1]}`;
+}
+
+function describeTokens(layout: TokenLayout): string {
+  const prefix = layout.prefixTokens.map((name, i) => `${i} = ${name}`);
+  return [...prefix, `${layout.prefixTokens.length}… = patches`].join(', ');
+}
+
+/** A caption rendered by sharp's text input, or null where no font is available (the picture still works). */
+async function text(caption: string, maxWidth: number): Promise<{ png: Buffer; height: number } | null> {
+  if (maxWidth < 40) return null;
+  try {
+    const { data, info } = await sharp({ text: { text: escapeMarkup(caption), font: 'sans 10', dpi: 96, width: maxWidth - 2 * GAP, rgba: true, wrap: 'word' } })
+      .png().toBuffer({ resolveWithObject: true });
+    return { png: data, height: info.height };
+  } catch {
+    return null;
+  }
+}
+
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
