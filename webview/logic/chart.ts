@@ -1,0 +1,95 @@
+/** DOM-free chart maths: linear scales, tick values, and the ViT-vs-CNN distance chart's data in pixels. */
+
+export interface LinearScale {
+  (v: number): number;
+  domain: [number, number];
+  range: [number, number];
+  invert(p: number): number;
+  ticks(count?: number): number[];
+}
+
+/** Maps domain [d0, d1] linearly onto range [r0, r1] (a flat domain maps to the range's middle). */
+export function linearScale(domain: [number, number], range: [number, number]): LinearScale {
+  const [d0, d1] = domain;
+  const [r0, r1] = range;
+  const k = d1 !== d0 ? (r1 - r0) / (d1 - d0) : 0;
+  const f = ((v: number) => (d1 !== d0 ? r0 + (v - d0) * k : (r0 + r1) / 2)) as LinearScale;
+  f.domain = [d0, d1];
+  f.range = [r0, r1];
+  f.invert = (p: number) => (k !== 0 ? d0 + (p - r0) / k : d0);
+  f.ticks = (count = 5) => niceTicks(Math.min(d0, d1), Math.max(d0, d1), count);
+  return f;
+}
+
+/** Round tick values (1, 2, 5 x 10^k steps) within [lo, hi], about `count` of them. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  if (hi === lo) return [lo];
+  const raw = (hi - lo) / Math.max(1, count);
+  const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+  const m = raw / pow;
+  const step = (m >= 5 ? 10 : m >= 2 ? 5 : m >= 1 ? 2 : 1) * pow;
+  const start = Math.ceil(lo / step - 1e-9) * step;
+  const out: number[] = [];
+  for (let v = start; v <= hi + step * 1e-9; v += step) out.push(Number(v.toFixed(10)));
+  return out;
+}
+
+/** Rounds a domain outwards to tick steps, so the axis ends on labelled ticks. */
+export function niceDomain(lo: number, hi: number, count = 5): [number, number] {
+  if (!(hi > lo)) return [lo, lo + 1];
+  const t = niceTicks(lo, hi, count);
+  const step = t.length > 1 ? t[1] - t[0] : hi - lo;
+  return [Math.floor(lo / step) * step, Math.ceil(hi / step - 1e-9) * step];
+}
+
+export interface DistanceChartInput {
+  vitLayers: number;
+  heads: number;
+  /** Mean attention distance per head [layers * heads], input pixels. */
+  distances: ArrayLike<number>;
+  /** CNN theoretical receptive field size per layer (input pixels), null without a CNN. */
+  cnnRf: number[] | null;
+  /** ViT input size (long side), drawn as a reference line. */
+  inputPx: number;
+  disabled?: (lh: number) => boolean;
+}
+
+export interface ChartGeometry {
+  width: number;
+  height: number;
+  plot: { x0: number; y0: number; x1: number; y1: number }; // pixel box of the plot area
+  x: LinearScale; // depth -> px
+  y: LinearScale; // input pixels -> px
+  dots: { x: number; y: number; layer: number; head: number; disabled: boolean }[];
+  line: { x: number; y: number }[];
+  inputLineY: number;
+}
+
+/**
+ * Figure 7 of the ViT paper with the CNN beside it, on one pixel axis: x = network depth (ViT layer 1..L;
+ * CNN layer i of C placed at the same relative depth, (i+1)/C * L), y = distance in input pixels.
+ */
+export function distanceChart(inp: DistanceChartInput, width: number, height: number, margin = { left: 52, right: 12, top: 12, bottom: 40 }): ChartGeometry {
+  const plot = { x0: margin.left, y0: margin.top, x1: width - margin.right, y1: height - margin.bottom };
+  const L = Math.max(1, inp.vitLayers);
+  let maxY = inp.inputPx;
+  for (let i = 0; i < inp.distances.length; i++) if (inp.distances[i] > maxY) maxY = inp.distances[i];
+  if (inp.cnnRf) for (const r of inp.cnnRf) if (r > maxY) maxY = r;
+  const x = linearScale([0, L + 0.5], [plot.x0, plot.x1]);
+  const y = linearScale(niceDomain(0, maxY, 5), [plot.y1, plot.y0]);
+  const dots: ChartGeometry['dots'] = [];
+  const heads = Math.max(1, inp.heads);
+  for (let l = 0; l < inp.vitLayers; l++) {
+    for (let h = 0; h < inp.heads; h++) {
+      const lh = l * inp.heads + h;
+      const v = inp.distances[lh];
+      if (!Number.isFinite(v)) continue;
+      // a small horizontal jitter by head so the dots of one layer do not hide each other
+      const jitter = ((h + 0.5) / heads - 0.5) * 0.5;
+      dots.push({ x: x(l + 1 + jitter), y: y(v), layer: l, head: h, disabled: !!inp.disabled?.(lh) });
+    }
+  }
+  const line = (inp.cnnRf ?? []).map((r, i, a) => ({ x: x(((i + 1) / a.length) * L), y: y(r) }));
+  return { width, height, plot, x, y, dots, line, inputLineY: y(inp.inputPx) };
+}
