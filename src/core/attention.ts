@@ -105,8 +105,10 @@ export function inferRanks(graph: OnnxGraph): Map<string, number> {
   const rank = new Map<string, number>();
   for (const [n, t] of graph.initializers) rank.set(n, t.dims.length);
   for (const [n, v] of graph.valueInfo) if (v.dims) rank.set(n, v.dims.length);
+  const lengths = new Map<string, number>(); // static lengths of computed 1-D shape tensors
   const r = (t: string | undefined) => (t ? rank.get(t) : undefined);
   for (const node of graph.nodes) {
+    trackShapeLength(graph, node, rank, lengths);
     const out = node.outputs[0];
     if (!out || rank.has(out)) continue;
     const x = r(node.inputs[0]);
@@ -121,7 +123,7 @@ export function inferRanks(graph: OnnxGraph): Map<string, number> {
       const y = r(node.inputs[1]);
       v = x !== undefined && y !== undefined ? Math.max(x, y) : undefined;
     } else if (op === 'Transpose') v = intsAttr(node, 'perm')?.length ?? x;
-    else if (op === 'Reshape') v = constantOf(graph, node.inputs[1] ?? '')?.dims[0];
+    else if (op === 'Reshape') v = shapeLength(graph, node.inputs[1], rank, lengths);
     else if (op === 'Gather') {
       const idx = r(node.inputs[1]);
       v = x !== undefined && idx !== undefined ? x - 1 + idx : undefined;
@@ -134,7 +136,8 @@ export function inferRanks(graph: OnnxGraph): Map<string, number> {
     } else if (op === 'Concat') v = node.inputs.map(r).find((k) => k !== undefined);
     else if (op === 'Gemm' || op === 'Flatten') v = 2;
     else if (op === 'Shape') v = 1;
-    else if (op === 'Expand') v = Math.max(x ?? 0, constantOf(graph, node.inputs[1] ?? '')?.dims[0] ?? 0) || undefined;
+    else if (op === 'Expand') v = Math.max(x ?? 0, shapeLength(graph, node.inputs[1], rank, lengths) ?? 0) || undefined;
+    else if (op === 'ConstantOfShape') v = shapeLength(graph, node.inputs[0], rank, lengths);
     else if (op.startsWith('Reduce')) v = (intAttr(node, 'keepdims') ?? 1) === 1 ? x : undefined;
     else if (op === 'Einsum') {
       const eq = node.attributes.get('equation');
@@ -144,4 +147,56 @@ export function inferRanks(graph: OnnxGraph): Map<string, number> {
     if (v !== undefined) for (const o of node.outputs) if (o) rank.set(o, v);
   }
   return rank;
+}
+
+/** Length of a 1-D shape tensor: a constant, or computed from Shape/Concat/Unsqueeze/Gather/Slice. */
+function shapeLength(graph: OnnxGraph, name: string | undefined, rank: Map<string, number>, lengths: Map<string, number>): number | undefined {
+  if (!name) return undefined;
+  const known = lengths.get(name);
+  if (known !== undefined) return known;
+  const c = constantOf(graph, name);
+  if (c) return c.dims.length === 0 ? 1 : c.dims[0];
+  return undefined;
+}
+
+function trackShapeLength(graph: OnnxGraph, node: OnnxNode, rank: Map<string, number>, lengths: Map<string, number>): void {
+  const out = node.outputs[0];
+  if (!out) return;
+  const len = (t: string | undefined) => shapeLength(graph, t, rank, lengths);
+  let v: number | undefined;
+  switch (node.opType) {
+    case 'Shape': {
+      const x = rank.get(node.inputs[0]);
+      if (x === undefined) break;
+      const norm = (a: number) => Math.min(Math.max(a < 0 ? a + x : a, 0), x);
+      v = norm(intAttr(node, 'end') ?? x) - norm(intAttr(node, 'start') ?? 0);
+      break;
+    }
+    case 'Concat': {
+      const parts = node.inputs.map(len);
+      if (parts.every((p): p is number => p !== undefined)) v = parts.reduce((a, b) => a + b, 0);
+      break;
+    }
+    case 'Unsqueeze':
+      if (rank.get(node.inputs[0]) === 0 || constantOf(graph, node.inputs[0])?.dims.length === 0) v = 1;
+      break;
+    case 'Cast': case 'Identity': case 'Abs': case 'Neg':
+      v = lengths.get(node.inputs[0]);
+      break;
+    case 'Gather': {
+      const idx = constantOf(graph, node.inputs[1] ?? '');
+      if (idx && idx.dims.length <= 1) v = idx.dims.length === 0 ? undefined : idx.dims[0];
+      break;
+    }
+    case 'Slice': {
+      const n = len(node.inputs[0]);
+      const starts = constantOf(graph, node.inputs[1] ?? '')?.values();
+      const ends = constantOf(graph, node.inputs[2] ?? '')?.values();
+      if (n === undefined || starts?.length !== 1 || ends?.length !== 1) break;
+      const clamp = (a: number) => Math.min(Math.max(a < 0 ? a + n : a, 0), n);
+      v = Math.max(0, clamp(ends[0]) - clamp(starts[0]));
+      break;
+    }
+  }
+  if (v !== undefined) lengths.set(out, v);
 }

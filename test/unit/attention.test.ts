@@ -82,6 +82,10 @@ function valueInfo(name: string, dims: number[]): ProtoWriter {
   return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, new ProtoWriter().varint(1, 1).bytes(2, shape)));
 }
 
+function int64Tensor(name: string, values: number[]): ProtoWriter {
+  return new ProtoWriter().varint(1, values.length).varint(2, 7).packedVarints(7, values).string(8, name);
+}
+
 function floatTensor(name: string, dims: number[], values: number[]): ProtoWriter {
   const t = new ProtoWriter();
   for (const d of dims) t.varint(1, d);
@@ -109,15 +113,22 @@ function buildModel(opts: { nodes: N[]; inputs: [string, number[]][]; outputs: s
 }
 
 /** q, k, v: [1, H, N, d] inputs; scores = q @ kT * s (+ mask) -> softmax -> (cast) @ v. */
-function attentionModel(variant: { rank?: 3 | 4; axis?: number | null; opset?: number; mask?: boolean; between?: string; classifierSoftmax?: boolean }): Uint8Array {
+function attentionModel(variant: { rank?: 3 | 4; axis?: number | null; opset?: number; mask?: boolean; between?: string; classifierSoftmax?: boolean; reshapeQ?: boolean }): Uint8Array {
   const rank = variant.rank ?? 4;
   const dims = rank === 4 ? [1, 2, 5, 4] : [2, 5, 4];
   const perm = rank === 4 ? [0, 1, 3, 2] : [0, 2, 1];
-  const nodes: N[] = [
+  const nodes: N[] = [];
+  if (variant.reshapeQ) {
+    // q's rank is known only through a computed shape: Concat(Shape(k)[0:1], [5, 4]) -> rank-3 Reshape
+    nodes.push({ op: 'Shape', inputs: ['k'], outputs: ['kshape'], attrs: [intAttr('end', 1)] });
+    nodes.push({ op: 'Concat', inputs: ['kshape', 'tail'], outputs: ['qshape'], attrs: [intAttr('axis', 0)] });
+    nodes.push({ op: 'Reshape', inputs: ['q_flat', 'qshape'], outputs: ['q'] });
+  }
+  nodes.push(
     { op: 'Transpose', inputs: ['k'], outputs: ['kT'], attrs: [intsAttr('perm', perm)] },
     { op: 'MatMul', inputs: ['q', 'kT'], outputs: ['qk'] },
     { op: 'Mul', inputs: ['qk', 'scale'], outputs: ['scaled'] },
-  ];
+  );
   let scores = 'scaled';
   if (variant.mask) {
     nodes.push({ op: 'Add', inputs: ['scaled', 'bias'], outputs: ['masked'] });
@@ -138,7 +149,9 @@ function attentionModel(variant: { rank?: 3 | 4; axis?: number | null; opset?: n
     nodes.push({ op: 'Softmax', inputs: ['pooled'], outputs: ['classes'], attrs: [intAttr('axis', -1)] });
     outputs.push('classes');
   }
-  return buildModel({ nodes, inputs: [['q', dims], ['k', dims], ['v', dims]], outputs, opset: variant.opset, inits });
+  if (variant.reshapeQ) inits.push(int64Tensor('tail', [5, 4]));
+  const q: [string, number[]] = variant.reshapeQ ? ['q_flat', [2, 20]] : ['q', dims];
+  return buildModel({ nodes, inputs: [q, ['k', dims], ['v', dims]], outputs, opset: variant.opset, inits });
 }
 
 test('detection handles exporter variants: masks, casts, dropout, 3-D layouts, old opsets', () => {
@@ -151,6 +164,7 @@ test('detection handles exporter variants: masks, casts, dropout, 3-D layouts, o
     ['opset 11 with axis = rank - 1', { opset: 11, axis: 3 }, 4],
     ['opset 11, 3-D, axis 2', { opset: 11, rank: 3, axis: 2 }, 3],
     ['opset 13, no axis attribute', { opset: 13, axis: null }, 4],
+    ['3-D, rank known only from a computed Reshape shape', { rank: 3, reshapeQ: true }, 3],
   ];
   for (const [what, variant, rank] of cases) {
     const sites = findAttention(parseOnnx(attentionModel(variant), 'm.onnx'));
@@ -170,12 +184,13 @@ test('a softmax over another axis or a classifier softmax is not attention', () 
 });
 
 test('the hand-built attention graph runs in onnxruntime and its probabilities can be exposed', async () => {
-  const bytes = attentionModel({ mask: true, between: 'Cast' });
+  const bytes = attentionModel({ mask: true, between: 'Cast', rank: 3, reshapeQ: true });
   const model = parseOnnx(bytes, 'm.onnx');
   const [site] = findAttention(model);
   const session = await ort.InferenceSession.create(withExtraOutputs(model, [site.probs]));
-  const t = () => new ort.Tensor('float32', Float32Array.from({ length: 40 }, (_, i) => Math.sin(i)), [1, 2, 5, 4]);
-  const out = await session.run({ q: t(), k: t(), v: t() });
+  const t = (dims: number[]) => new ort.Tensor('float32', Float32Array.from({ length: 40 }, (_, i) => Math.sin(i)), dims);
+  const out = await session.run({ q_flat: t([2, 20]), k: t([2, 5, 4]), v: t([2, 5, 4]) });
+  assert.deepEqual(out.probs.dims, [2, 5, 5]);
   const p = out.probs.data as Float32Array;
   for (let row = 0; row < 10; row++) assert.ok(Math.abs(p.subarray(row * 5, row * 5 + 5).reduce((a, b) => a + b) - 1) < 1e-5);
 });

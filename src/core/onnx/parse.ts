@@ -33,14 +33,16 @@ export function parseOnnx(bytes: Uint8Array, name = 'The model'): NamedOnnxModel
   const ctx: Ctx = { where: 'the model header' };
   const r = new ProtoReader(bytes, 0, bytes.length, { clipAtEnd: true, clipped: false });
   let model: OnnxModel;
+  // Every ONNX file starts with ir_version (field 1, varint: byte 0x08); without it a cut is just garbage.
+  const cut = () => (bytes[0] === 0x08 ? truncated(name, bytes.length, ctx.where) : notOnnx('it does not start like an ONNX ModelProto'));
   try {
     model = readModel(r, ctx, notOnnx);
   } catch (e) {
     if (!(e instanceof ProtoError)) throw e;
     if (e.kind === 'malformed') throw notOnnx(`invalid protobuf data in ${ctx.where}`);
-    throw truncated(name, bytes.length, ctx.where);
+    throw cut();
   }
-  if (r.state.clipped) throw truncated(name, bytes.length, ctx.where);
+  if (r.state.clipped) throw cut();
   return Object.assign(model, { name });
 }
 
@@ -402,11 +404,18 @@ function readShape(r: ProtoReader): (number | string | null)[] {
 
 // ---- graph helpers ----
 
+const constantNodes = new WeakMap<OnnxGraph, { count: number; byOutput: Map<string, OnnxNode> }>();
+
 /** Constant value of a tensor: an initializer or the output of a Constant node (for shapes, axes, kernels). */
 export function constantOf(graph: OnnxGraph, name: string): TensorData | null {
   const init = graph.initializers.get(name);
   if (init) return init;
-  const node = graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+  let cached = constantNodes.get(graph);
+  if (!cached || cached.count !== graph.nodes.length) {
+    cached = { count: graph.nodes.length, byOutput: new Map(graph.nodes.filter((n) => n.opType === 'Constant').map((n) => [n.outputs[0], n])) };
+    constantNodes.set(graph, cached);
+  }
+  const node = cached.byOutput.get(name);
   if (!node) return null;
   for (const [key, a] of node.attributes) {
     if (a.type === 'tensor') return a.value;

@@ -20,7 +20,8 @@ export interface Tag {
 }
 
 const TWO_32 = 4294967296;
-const decoder = new TextDecoder('utf-8');
+// Fatal: names in a real model are valid UTF-8, so invalid bytes mean garbage, not a model.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Shared by a reader and its sub-readers. With clipAtEnd, a length that runs past the end of the whole
@@ -108,7 +109,14 @@ export class ProtoReader {
   }
 
   string(what = 'a string'): string {
-    return decoder.decode(this.bytes(what));
+    const b = this.bytes(what);
+    try {
+      return decoder.decode(b);
+    } catch {
+      // A string cut by the end of a truncated file may end mid-character.
+      if (this.state.clipped && this.pos === this.buf.length) return new TextDecoder().decode(b);
+      throw new ProtoError('malformed', `invalid UTF-8 in ${what}`);
+    }
   }
 
   fixed32(): number {
