@@ -67,12 +67,19 @@ function feedsValueMatMul(graph: OnnxGraph, probs: string, consumers: Map<string
         if (c.opType === 'MatMul' || c.opType === 'Einsum') {
           const other = c.inputs.find((i) => i !== t);
           if (other && !graph.initializers.has(other)) return true;
-        } else if (PASS_THROUGH.has(c.opType) && c.inputs[0] === t) next.push(...c.outputs.slice(0, 1));
+        } else if (PASS_THROUGH.has(c.opType) && carriesData(c, c.inputs.indexOf(t))) next.push(...c.outputs.slice(0, 1));
       }
     }
     frontier = next;
   }
   return false;
+}
+
+/** Whether input `i` of a pass-through op is its data (not a shape, axes or a Where condition). */
+function carriesData(node: OnnxNode, i: number): boolean {
+  if (node.opType === 'Where') return i === 1 || i === 2;
+  if (node.opType === 'Mul') return i === 0 || i === 1; // e.g. HF's head_mask * probs
+  return i === 0;
 }
 
 function notAViT(graph: OnnxGraph, name: string): InspectorError {

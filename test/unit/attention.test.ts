@@ -137,7 +137,10 @@ function attentionModel(variant: { rank?: 3 | 4; axis?: number | null; opset?: n
   const axisAttr = variant.axis === null ? [] : [intAttr('axis', variant.axis ?? -1)];
   nodes.push({ op: 'Softmax', inputs: [scores], outputs: ['probs'], attrs: axisAttr });
   let probs = 'probs';
-  if (variant.between) {
+  if (variant.between === 'HeadMask') {
+    nodes.push({ op: 'Mul', inputs: ['scale', 'probs'], outputs: ['probs2'] }); // probs as the second input
+    probs = 'probs2';
+  } else if (variant.between) {
     nodes.push({ op: variant.between, inputs: ['probs'], outputs: ['probs2'], attrs: variant.between === 'Cast' ? [intAttr('to', 1)] : [] });
     probs = 'probs2';
   }
@@ -160,6 +163,7 @@ test('detection handles exporter variants: masks, casts, dropout, 3-D layouts, o
     ['Add of a mask before the softmax', { mask: true }, 4],
     ['Cast after the softmax', { between: 'Cast' }, 4],
     ['Dropout after the softmax', { between: 'Dropout' }, 4],
+    ['head mask multiplied after the softmax', { between: 'HeadMask' }, 4],
     ['3-D [B*H, N, N]', { rank: 3 }, 3],
     ['opset 11 with axis = rank - 1', { opset: 11, axis: 3 }, 4],
     ['opset 11, 3-D, axis 2', { opset: 11, rank: 3, axis: 2 }, 3],
