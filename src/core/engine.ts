@@ -1,0 +1,313 @@
+/**
+ * Runs a ViT with its attention exposed: open the model, find the attention softmaxes, add their inputs and
+ * outputs as graph outputs (in memory), preprocess the image, run, and split the attention per head.
+ * One cached onnxruntime session per model (and one more with the key mask, made on first use).
+ */
+import * as ort from 'onnxruntime-node';
+import { findAttention, type AttentionSite } from './attention';
+import { InspectorError } from './errors';
+import { loadImage } from './imageLoad';
+import { tokenLayout } from './layout';
+import { resolveModelSource, type ModelSource } from './modelSource';
+import { ElemType, type OnnxModel } from './onnx/graph';
+import { parseOnnx } from './onnx/parse';
+import { withExtraOutputs, withKeyMask } from './onnx/surgery';
+import { preprocessingFrom, toInputTensor } from './preprocess';
+import { receptiveFields } from './receptiveField';
+import type { Inspection, ModelSummary, Prediction, Preprocessing, ReceptiveFieldReport } from './types';
+import type { InspectRequest } from './workerProtocol';
+
+const MASK_INPUT = 'vit_inspector_key_mask';
+
+interface LoadedModel {
+  key: string;
+  source: ModelSource;
+  model: OnnxModel;
+  sites: AttentionSite[];
+  inputName: string;
+  logitsName: string;
+  prep: Preprocessing;
+  notes: string[];
+  threads: number;
+  session: ort.InferenceSession;
+  masked?: ort.InferenceSession;
+  summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
+}
+
+export class Engine {
+  private readonly models = new Map<string, LoadedModel>();
+
+  async inspect(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<Inspection> {
+    const t0 = performance.now();
+    const loaded = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB, progress);
+    const tLoad = performance.now();
+    progress('Reading the image…');
+    const image = await loadImage(req.image, loaded.prep);
+    const input = toInputTensor(image.model.rgb, image.model.height, image.model.width, loaded.prep);
+    const tPre = performance.now();
+    progress('Running the model…');
+    const masked = req.maskedTokens ?? [];
+    if (masked.length > 0 && !loaded.summary) {
+      // The mask needs the token count, which the first plain run tells.
+      loaded.summary = this.summarise(loaded, ...headsTokens(loaded, await this.run(loaded, input, [])));
+    }
+    const outputs = await this.run(loaded, input, masked);
+    const tRun = performance.now();
+
+    const logits = toFloat32(outputs.outputs[loaded.logitsName], loaded.logitsName);
+    const { attention, scores, heads, tokens } = stackAttention(loaded, outputs);
+    const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens));
+    if (summary.heads !== heads || summary.tokens !== tokens) {
+      throw new InspectorError('unsupported-model', `${loaded.source.name} changed its attention shape between runs; export it with a fixed input size.`);
+    }
+    if (masked.some((t) => t >= tokens)) throw new InspectorError('bad-input', `A masked token is outside 0…${tokens - 1}.`);
+    return {
+      summary,
+      predictions: topK(logits, loaded.source.labels, req.topK ?? 5),
+      logits,
+      attention,
+      scores,
+      modelImage: image.model,
+      preview: image.preview,
+      maskedTokens: [...masked],
+      timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, total: performance.now() - t0 },
+    };
+  }
+
+  async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
+    const source = await resolveModelSource(modelPath, { maxModelMB });
+    return receptiveFields(parseOnnx(source.bytes, source.name));
+  }
+
+  private async load(modelPath: string, threads: number, maxModelMB: number | undefined, progress: (m: string) => void): Promise<LoadedModel> {
+    const key = `${modelPath}\u0000${threads}`;
+    const cached = this.models.get(key);
+    if (cached) return cached;
+    progress('Loading the model…');
+    const source = await resolveModelSource(modelPath, { maxModelMB });
+    const model = parseOnnx(source.bytes, source.name);
+    const sites = findAttention(model);
+    const input = model.graph.inputs[0];
+    if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
+    if (input.elemType !== ElemType.FLOAT) {
+      throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
+    }
+    const logitsName = pickLogits(model);
+    const modelHW = staticHW(input.dims);
+    const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
+    const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    const session = await createSession(exposed, threads, source.name);
+    const loaded: LoadedModel = { key, source, model, sites, inputName: input.name, logitsName, prep, notes, threads, session };
+    this.models.set(key, loaded);
+    return loaded;
+  }
+
+  private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
+    const [h, w] = loaded.prep.size;
+    const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: new ort.Tensor('float32', input, [1, 3, h, w]) };
+    checkFeed(loaded, input);
+    let session = loaded.session;
+    if (masked.length > 0) {
+      const n = loaded.summary!.tokens;
+      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT), loaded.threads, loaded.source.name);
+      const mask = new Float32Array(n);
+      for (const t of masked) if (t >= 0 && t < n) mask[t] = -Infinity;
+      feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
+    }
+    try {
+      return await runWithAttention(session, feeds, loaded.logitsName, loaded.sites);
+    } catch (e) {
+      if (e instanceof InspectorError) throw e;
+      throw new InspectorError('inference-failed', `onnxruntime could not run ${loaded.source.name}: ${firstLine(e)}. Check that the model takes a [1, 3, H, W] image.`);
+    }
+  }
+
+  private summarise(loaded: LoadedModel, heads: number, tokens: number): ModelSummary {
+    const { model, source, prep } = loaded;
+    const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
+    const dModel = layout.dModel ?? 0;
+    let parameters = 0;
+    for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
+    return {
+      name: source.name,
+      path: source.onnxPath,
+      layers: loaded.sites.length,
+      heads,
+      dModel,
+      headDim: dModel && heads ? dModel / heads : 0,
+      tokens,
+      parameters,
+      opset: model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0,
+      producer: model.producer,
+      layout: layout.layout,
+      preprocessing: prep,
+      attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
+      notes: loaded.notes,
+    };
+  }
+}
+
+export async function createSession(bytes: Uint8Array, threads: number, name: string): Promise<ort.InferenceSession> {
+  try {
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
+    if (threads > 0) options.intraOpNumThreads = threads;
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
+  }
+}
+
+/** The classifier output: 'logits' if named so, else the first output. */
+function pickLogits(model: OnnxModel): string {
+  const outs = model.graph.outputs;
+  return (outs.find((o) => /logits/i.test(o.name)) ?? outs[0]).name;
+}
+
+function staticHW(dims: (number | string | null)[] | null): [number, number] | null {
+  if (!dims || dims.length !== 4) return null;
+  const [, , h, w] = dims;
+  return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
+}
+
+function checkFeed(loaded: LoadedModel, input: Float32Array): void {
+  const [h, w] = loaded.prep.size;
+  if (!(input instanceof Float32Array) || input.length !== 3 * h * w) {
+    throw new InspectorError('bad-input', `The image tensor has ${input.length} values; ${loaded.source.name} needs 1×3×${h}×${w}.`);
+  }
+  const dims = loaded.model.graph.inputs[0].dims;
+  if (dims && dims.length !== 4) throw new InspectorError('unsupported-model', `${loaded.source.name} takes a ${dims.length}-D input, not an NCHW image.`);
+  if (dims && typeof dims[1] === 'number' && dims[1] !== 3) {
+    throw new InspectorError('unsupported-model', `${loaded.source.name} takes ${dims[1]} channels; ViT Inspector feeds RGB (3).`);
+  }
+}
+
+function headsTokens(loaded: LoadedModel, outputs: AttentionRun): [number, number] {
+  const { heads, tokens } = stackAttention(loaded, outputs);
+  return [heads, tokens];
+}
+
+/** Checks the stacked attention's per-layer shapes ([layers, heads, tokens, tokens] once stacked) and reads heads and tokens. */
+function stackAttention(loaded: LoadedModel, run: AttentionRun) {
+  let heads = 0;
+  let tokens = 0;
+  loaded.sites.forEach((site, i) => {
+    const d = run.dims[i];
+    // [B, H, N, N] or, as nn.MultiheadAttention exports it, [B*H, N, N]; the batch is 1.
+    const h = d.length === 4 ? d[0] * d[1] : d.length === 3 ? d[0] : 0;
+    const n = d[d.length - 1];
+    if (!h || d[d.length - 2] !== n) {
+      throw new InspectorError('not-a-vit', `${loaded.source.name}: the softmax ${site.node} has shape [${d.join(', ')}], not [batch, heads, tokens, tokens]. Choose a ViT image classifier.`);
+    }
+    if (heads && (h !== heads || n !== tokens)) {
+      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}); ViT Inspector needs a plain ViT.`);
+    }
+    heads = h;
+    tokens = n;
+  });
+  return { attention: run.attention, scores: run.scores, heads, tokens };
+}
+
+export interface AttentionRun {
+  /** What was fetched by name: the logits (and, on the fallback path, the attention tensors). */
+  outputs: ort.InferenceSession.OnnxValueMapType;
+  /** Every site's softmax output, one after another in site order: [layers, heads, N, N] for batch 1. */
+  attention: Float32Array;
+  /** Every site's softmax input (the scores), stacked the same way; empty when not asked for. */
+  scores: Float32Array;
+  /** Each site's tensor dims as onnxruntime gives them ([B, H, N, N] or [B*H, N, N]). */
+  dims: number[][];
+}
+
+/**
+ * One run that returns the logits and every attention site's scores and probabilities, stacked by layer.
+ *
+ * Why not simply `session.run(feeds, names)` (measured in BENCHMARKS.md, "Attention extraction
+ * overhead"): fetched by name, each softmax input and output is allocated by onnxruntime, copied by
+ * onnxruntime-node into a new ArrayBuffer, and then copied a third time when the layers are
+ * concatenated. Here, where onnxruntime's shape inference knows every site's shape (outputMetadata),
+ * each site's scores and probabilities are fetched into a view of the final stacked array (a
+ * preallocated output): onnxruntime's kernels write the attention straight into the arrays returned, and
+ * no concatenation happens. onnxruntime-node 1.30 still copies each fetched output once more into the
+ * tensor it hands back; those copies are dropped unused. Models whose attention shapes are dynamic take
+ * the fetch-by-name path.
+ */
+export async function runWithAttention(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  logitsName: string,
+  sites: AttentionSite[],
+  opts: { scores?: boolean } = {},
+): Promise<AttentionRun> {
+  const withScores = opts.scores !== false;
+  const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
+  const shapes = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : undefined]));
+  const dims = sites.map((s) => shapes.get(s.probs));
+  const isStatic = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((v) => typeof v === 'number' && v > 0);
+  const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
+  const preallocate =
+    dims.every(isStatic) &&
+    new Set([logitsName, ...names]).size === names.length + 1 &&
+    (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
+  if (preallocate) {
+    const shape = dims as number[][];
+    const total = shape.reduce((a, d) => a + size(d), 0);
+    const attention = new Float32Array(total);
+    const scores = new Float32Array(withScores ? total : 0);
+    const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
+    let offset = 0;
+    sites.forEach((s, i) => {
+      const n = size(shape[i]);
+      fetches[s.probs] = new ort.Tensor('float32', attention.subarray(offset, offset + n), shape[i]);
+      if (withScores) fetches[s.scores] = new ort.Tensor('float32', scores.subarray(offset, offset + n), shape[i]);
+      offset += n;
+    });
+    const outputs = await session.run(feeds, fetches);
+    return { outputs: { [logitsName]: outputs[logitsName] }, attention, scores, dims: shape };
+  }
+  const outputs = await session.run(feeds, [...new Set([logitsName, ...names])]);
+  return {
+    outputs,
+    attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),
+    scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores))) : new Float32Array(0),
+    dims: sites.map((s) => [...outputs[s.probs].dims]),
+  };
+}
+
+function toFloat32(t: ort.Tensor | undefined, name: string): Float32Array {
+  if (!t || !(t.data instanceof Float32Array)) throw new InspectorError('unsupported-model', `Output ${name} is not float32; ViT Inspector reads float32 models.`);
+  return t.data;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function topK(logits: Float32Array, labels: string[] | null, k: number): Prediction[] {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const p = Array.from(logits, (v) => {
+    const e = Math.exp(v - max);
+    sum += e;
+    return e;
+  });
+  return p
+    .map((e, index) => ({ index, label: labels?.[index] ?? `class ${index}`, probability: e / sum }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, Math.max(1, k));
+}
+
+function elemName(t: number): string {
+  const names: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 10: 'float16', 11: 'float64' };
+  return names[t] ?? `type ${t}`;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200).replace(/\.+$/, '');
+}

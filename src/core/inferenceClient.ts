@@ -1,0 +1,144 @@
+/**
+ * Supervises the inference child process. onnxruntime runs only in the child, because a native crash there
+ * would otherwise take down the VS Code extension host (or the CLI) with it. A child that dies fails the
+ * requests in flight with a one-line error and is started again on the next request.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { InspectorError, type ErrorCode } from './errors';
+import type { Inspection, ReceptiveFieldReport } from './types';
+import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProtocol';
+
+interface Pending {
+  resolve: (value: never) => void;
+  reject: (error: Error) => void;
+  onProgress?: (message: string) => void;
+  what: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+/** How long a cancelled request may keep the child busy before the child is killed and restarted. */
+const CANCEL_GRACE_MS = 3000;
+
+export class InferenceClient {
+  private child: ChildProcess | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private disposed = false;
+
+  constructor(private readonly opts: { workerPath: string; log?: (line: string) => void; execArgv?: string[] }) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  inspect(request: InspectRequest, options: CallOptions = {}): Promise<Inspection> {
+    return this.call({ kind: 'inspect', request }, `inspecting ${describe(request.image)}`, options);
+  }
+
+  receptiveFields(modelPath: string, options: CallOptions & { maxModelMB?: number } = {}): Promise<ReceptiveFieldReport> {
+    return this.call({ kind: 'receptiveFields', modelPath, maxModelMB: options.maxModelMB }, 'reading the CNN', options);
+  }
+
+  /** Test hook: makes the child exit or abort() like a native crash in onnxruntime. */
+  async crashForTest(how: 'exit' | 'abort'): Promise<void> {
+    await this.call({ kind: 'crash', how }, 'crash test', {}).catch(() => undefined);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.failAll('cancelled', 'ViT Inspector was closed.');
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  private call<T>(body: DistributiveOmit<WorkerRequest, 'id'>, what: string, options: CallOptions): Promise<T> {
+    if (this.disposed) return Promise.reject(new InspectorError('cancelled', 'ViT Inspector was closed.'));
+    if (options.signal?.aborted) return Promise.reject(cancelled());
+    const id = this.nextId++;
+    const child = this.ensureChild();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (!this.pending.delete(id)) return;
+        reject(cancelled());
+        // onnxruntime cannot interrupt a run: if the child stays busy, restart it rather than wait.
+        const timer = setTimeout(() => {
+          if (this.child === child && this.pending.size === 0) this.restart('cancelled request still running');
+        }, CANCEL_GRACE_MS);
+        timer.unref();
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = <V>(settle: (v: V) => void) => (v: V) => {
+        options.signal?.removeEventListener('abort', onAbort);
+        settle(v);
+      };
+      this.pending.set(id, { resolve: done(resolve as (v: never) => void), reject: done(reject), onProgress: options.onProgress, what });
+      child.send({ id, ...body } as WorkerRequest);
+    });
+  }
+
+  private ensureChild(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null && this.child.connected) return this.child;
+    // 'advanced' serialization sends typed arrays as binary (structured clone), not JSON number arrays.
+    const child = fork(this.opts.workerPath, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      execArgv: this.opts.execArgv ?? [],
+    });
+    child.stderr?.on('data', (d: Buffer) => this.opts.log?.(`[worker] ${d.toString().trimEnd()}`));
+    child.on('message', (m: WorkerResponse) => this.onMessage(m));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.opts.log?.(`inference process ${child.pid} ended (${how})`);
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        p.reject(new InspectorError('worker-crashed',
+          `The inference process stopped (${how}) while ${p.what}. It restarts on the next request: try again, or choose another model.`));
+      }
+    });
+    child.on('error', (e) => this.opts.log?.(`inference process error: ${e.message}`));
+    this.child = child;
+    this.opts.log?.(`inference process ${child.pid} started`);
+    return child;
+  }
+
+  private restart(reason: string): void {
+    this.opts.log?.(`restarting inference process: ${reason}`);
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  private onMessage(m: WorkerResponse): void {
+    const p = this.pending.get(m.id);
+    if (!p) return; // cancelled: the result is dropped
+    if (m.kind === 'progress') return p.onProgress?.(m.message);
+    this.pending.delete(m.id);
+    if (m.kind === 'error') {
+      const code: ErrorCode = m.code === 'internal' ? 'inference-failed' : m.code;
+      p.reject(new InspectorError(code, m.message));
+    } else {
+      p.resolve(m.result as never);
+    }
+  }
+
+  private failAll(code: ErrorCode, message: string): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(new InspectorError(code, message));
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+function cancelled(): InspectorError {
+  return new InspectorError('cancelled', 'Cancelled.');
+}
+
+function describe(image: string | Uint8Array): string {
+  return typeof image === 'string' ? image.split(/[\\/]/).pop() ?? image : 'the image';
+}

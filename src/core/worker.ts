@@ -1,0 +1,48 @@
+/**
+ * The inference child process (dist/worker.js). It owns onnxruntime and the cached sessions, handles one
+ * request at a time, and answers every request with a result or a one-line error.
+ */
+import { Engine } from './engine';
+import { isInspectorError } from './errors';
+import type { WorkerRequest, WorkerResponse } from './workerProtocol';
+
+const engine = new Engine();
+let queue: Promise<void> = Promise.resolve();
+
+function send(message: WorkerResponse): void {
+  process.send?.(message);
+}
+
+async function handle(req: WorkerRequest): Promise<void> {
+  const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
+  try {
+    switch (req.kind) {
+      case 'inspect':
+        send({ id: req.id, kind: 'inspect', result: await engine.inspect(req.request, progress) });
+        break;
+      case 'receptiveFields':
+        send({ id: req.id, kind: 'receptiveFields', result: await engine.receptiveFields(req.modelPath, req.maxModelMB) });
+        break;
+      case 'crash':
+        if (req.how === 'abort') process.abort();
+        process.exit(70);
+    }
+  } catch (e) {
+    if (isInspectorError(e)) send({ id: req.id, kind: 'error', code: e.code, message: e.message });
+    else {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`${e instanceof Error ? e.stack : message}\n`);
+      send({ id: req.id, kind: 'error', code: 'internal', message: `Inference failed: ${firstLine(message)}` });
+    }
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].slice(0, 300);
+}
+
+process.on('message', (req: WorkerRequest) => {
+  queue = queue.then(() => handle(req));
+});
+// The parent is gone (host reloaded or crashed): do not linger.
+process.on('disconnect', () => process.exit(0));
