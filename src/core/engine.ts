@@ -3,6 +3,8 @@
  * outputs as graph outputs (in memory), preprocess the image, run, and split the attention per head.
  * One cached onnxruntime session per model (and one more with the key mask, made on first use).
  */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from './attention';
 import { InspectorError } from './errors';
@@ -10,7 +12,7 @@ import { loadImage } from './imageLoad';
 import { tokenLayout } from './layout';
 import { resolveModelSource, type ModelSource } from './modelSource';
 import { ElemType, type OnnxModel } from './onnx/graph';
-import { parseOnnx } from './onnx/parse';
+import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toInputTensor } from './preprocess';
 import { receptiveFields } from './receptiveField';
@@ -86,6 +88,8 @@ export class Engine {
     progress('Loading the model…');
     const source = await resolveModelSource(modelPath, { maxModelMB });
     const model = parseOnnx(source.bytes, source.name);
+    const modelDir = dirname(source.onnxPath);
+    checkExternalData(model, modelDir, source.name, maxModelMB);
     const sites = findAttention(model);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
@@ -96,7 +100,7 @@ export class Engine {
     const modelHW = staticHW(input.dims);
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
     const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
-    const session = await createSession(exposed, threads, source.name);
+    const session = await createSession(exposed, threads, source.name, modelDir);
     const loaded: LoadedModel = { key, source, model, sites, inputName: input.name, logitsName, prep, notes, threads, session };
     this.models.set(key, loaded);
     return loaded;
@@ -109,7 +113,7 @@ export class Engine {
     let session = loaded.session;
     if (masked.length > 0) {
       const n = loaded.summary!.tokens;
-      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT), loaded.threads, loaded.source.name);
+      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
       const mask = new Float32Array(n);
       for (const t of masked) if (t >= 0 && t < n) mask[t] = -Infinity;
       feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
@@ -147,10 +151,36 @@ export class Engine {
   }
 }
 
-export async function createSession(bytes: Uint8Array, threads: number, name: string): Promise<ort.InferenceSession> {
+/**
+ * Every external-data file the model names must lie inside the model's own folder (resolveExternalData
+ * refuses absolute paths, '..' and symlinks out) and exist; with them, the model must stay under the size
+ * limit. Checked before onnxruntime sees the model, so nothing outside the folder is ever opened.
+ */
+function checkExternalData(model: OnnxModel, modelDir: string, name: string, maxModelMB = 2048): void {
+  const files = new Set<string>();
+  for (const t of model.graph.initializers.values()) if (t.external) files.add(resolveExternalData(modelDir, t.external.location));
+  let total = model.bytes.length;
+  for (const f of files) {
+    const size = statSync(f, { throwIfNoEntry: false })?.size;
+    if (size === undefined) {
+      throw new InspectorError('external-data', `${name} needs the external data file "${f.slice(modelDir.length + 1)}", which is missing from its folder. Copy it next to the .onnx file.`);
+    }
+    total += size;
+  }
+  if (files.size > 0 && total > maxModelMB * 1024 * 1024) {
+    throw new InspectorError('model-too-large', `${name} is ${Math.round(total / 1024 / 1024)} MB with its external data, over the ${maxModelMB} MB limit. Use a smaller model or raise the limit.`);
+  }
+}
+
+/**
+ * A session from in-memory bytes. `modelDir`: the folder external data is read from (onnxruntime would
+ * otherwise resolve it against the working directory); onnxruntime also refuses paths that leave it.
+ */
+export async function createSession(bytes: Uint8Array, threads: number, name: string, modelDir?: string): Promise<ort.InferenceSession> {
   try {
     const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
     if (threads > 0) options.intraOpNumThreads = threads;
+    if (modelDir) options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
     return await ort.InferenceSession.create(bytes, options);
   } catch (e) {
     throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
