@@ -4,7 +4,7 @@
  * One cached onnxruntime session per model (and one more with the key mask, made on first use).
  */
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from './attention';
 import { InspectorError } from './errors';
@@ -163,7 +163,7 @@ function checkExternalData(model: OnnxModel, modelDir: string, name: string, max
   for (const f of files) {
     const size = statSync(f, { throwIfNoEntry: false })?.size;
     if (size === undefined) {
-      throw new InspectorError('external-data', `${name} needs the external data file "${f.slice(modelDir.length + 1)}", which is missing from its folder. Copy it next to the .onnx file.`);
+      throw new InspectorError('external-data', `${name} needs the external data file "${relative(modelDir, f)}", which is missing from its folder. Copy it next to the .onnx file.`);
     }
     total += size;
   }
