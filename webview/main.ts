@@ -32,24 +32,21 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 declare global {
   interface Window {
-    __vitInspectorBench?: { moveQuery(token: number): number };
+    __vitInspectorBench?: { moveQuery(token: number): number; breakdown(): Record<string, number> };
   }
 }
 
-provideVSCodeDesignSystem().register(
-  vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeProgressRing(),
-);
 
 const vscode: VsCodeApi = typeof acquireVsCodeApi === 'function'
   ? acquireVsCodeApi()
   : { postMessage: () => undefined, getState: () => undefined, setState: () => undefined };
 const post = (m: WebviewToHost) => vscode.postMessage(m);
 
-const els: Els = buildSkeleton(document.getElementById('app') ?? document.body);
+let els!: Els; // built in boot(), once the document has a body
 let model: AppModel = emptyModel();
 let state: UiState = restoreState(vscode.getState(), null);
 let analysis: Analysis | null = null;
-let theme: Theme = readTheme();
+let theme!: Theme;
 let image: HTMLCanvasElement | null = null;
 let sheet: SheetLayout | null = null;
 let painter: HeadsPainter | null = null;
@@ -85,13 +82,18 @@ function invalidate(...parts: Part[]): void {
 
 function flush(): void {
   if (!model.payload) return;
+  for (const k of Object.keys(breakdown)) delete breakdown[k as Part];
   for (const p of [...dirty]) {
     const v = partView[p];
     if (v && v !== state.view) continue; // stays dirty until its view shows
     dirty.delete(p);
+    const t0 = performance.now();
     paint[p]();
+    breakdown[p] = performance.now() - t0;
   }
 }
+/** Milliseconds of each part in the last flush (exposed to the benchmark). */
+const breakdown: Partial<Record<Part | 'headsFill', number>> = {};
 
 let saveTimer = 0;
 function save(): void {
@@ -164,7 +166,7 @@ function setupPayload(): void {
   state = restoreState(saved, d, p.imageName);
   analysis = new Analysis(p);
   image = imageCanvas(p.image);
-  lastPatch = d.prefixTokens.length;
+  lastPatch = d.prefixTokens.length + Math.floor(d.grid[0] / 2) * d.grid[1] + Math.floor(d.grid[1] / 2); // the centre patch
   hoverQuery = null;
   scalingDone = -1;
   const patches = d.tokens - d.prefixTokens.length;
@@ -273,6 +275,7 @@ function paintHeads(): number {
   const q = query();
   const off = disabledSet();
   const hash = painter.paint(q, off.length ? (lh) => off.includes(lh) : () => false);
+  breakdown.headsFill = performance.now() - t0;
   headsCtx.putImageData(headsImage, 0, 0);
   const ms = performance.now() - t0;
   els.heads.dataset.checksum = (hash >>> 0).toString(16);
@@ -434,7 +437,9 @@ function paintCompare(): void {
     els.cnnCaption.textContent = 'No CNN to compare with.';
     return;
   }
-  const r = rfBoxForToken(cnn, state.cnnDepth, p.summary.layout, tokenToPatch(d, query()) ? query() : lastPatch);
+  const located = tokenToPatch(d, query()) !== null;
+  const at = located ? query() : lastPatch;
+  const r = rfBoxForToken(cnn, state.cnnDepth, p.summary.layout, at);
   if (!r) return;
   const [ih, iw] = p.summary.layout.inputSize;
   const sx = w / iw;
@@ -459,7 +464,7 @@ function paintCompare(): void {
   els.cnn.dataset.cnnLayer = String(state.cnnDepth);
   els.cnn.dataset.unit = `${r.unit.row},${r.unit.col}`;
   const L = r.layer;
-  els.cnnCaption.textContent = `${L.op} ${L.node || L.output} (layer ${state.cnnDepth + 1} of ${cnn.layers.length}), unit (${r.unit.row}, ${r.unit.col}): theoretical field ${L.rf[0]}×${L.rf[1]} px, stride ${L.jump[0]}×${L.jump[1]} in ${cnn.model || 'the CNN'}'s ${cnn.inputSize[0]}×${cnn.inputSize[1]} input.`;
+  els.cnnCaption.textContent = `${L.op} ${L.node || L.output} (layer ${state.cnnDepth + 1} of ${cnn.layers.length}), unit (${r.unit.row}, ${r.unit.col}): theoretical field ${L.rf[0]}×${L.rf[1]} px, stride ${L.jump[0]}×${L.jump[1]} in ${cnn.model || 'the CNN'}'s ${cnn.inputSize[0]}×${cnn.inputSize[1]} input.${located ? '' : ` ${tokenName(d, query())} has no place in the image: the box is at ${tokenName(d, at)}.`}`;
 }
 
 function paintChart(): void {
@@ -669,106 +674,120 @@ function patchCanvas(c: HTMLCanvasElement, opts: { hover: boolean; onSpace?: () 
   });
 }
 
-patchCanvas(els.patches, { hover: true });
-patchCanvas(els.vit, { hover: false });
-patchCanvas(els.maskCanvas, {
-  hover: false,
-  onClick: (t) => dispatch({ type: 'toggleMask', token: t }),
-  onSpace: () => dispatch({ type: 'toggleMask', token: state.query }),
-});
-patchCanvas(els.enlarged, { hover: false });
-patchCanvas(els.rollout, { hover: false });
-
-els.heads.addEventListener('click', (e) => {
-  if (!sheet) return;
-  const pt = canvasPoint(els.heads, e);
-  const cell = cellAt(sheet, pt.x, pt.y);
-  if (!cell) return;
-  if (e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) dispatch({ type: 'toggleHead', ...cell });
-  else dispatch({ type: 'enlarge', cell });
-  dispatch({ type: 'setCursor', cell });
-});
-els.heads.addEventListener('keydown', (e) => {
-  if (!sheet) return;
-  if (e.key.startsWith('Arrow') || e.key === 'Home' || e.key === 'End') {
-    e.preventDefault();
-    dispatch({ type: 'setCursor', cell: moveCell(sheet, state.cursor, e.key) });
-  } else if (e.key === 'Enter') {
-    e.preventDefault();
-    dispatch({ type: 'enlarge', cell: state.cursor });
-  } else if (e.key === ' ') {
-    e.preventDefault();
-    dispatch({ type: 'toggleHead', ...state.cursor });
-  } else if (e.key === 'Escape') {
-    dispatch({ type: 'enlarge', cell: null });
-  }
-});
-els.heads.addEventListener('focus', () => invalidate('headsOv'));
-els.heads.addEventListener('blur', () => invalidate('headsOv'));
-
-const onChange = (el: HTMLElement, f: () => void) => el.addEventListener('change', f);
-const onInput = (el: HTMLElement, f: () => void) => el.addEventListener('input', f);
-
-onChange(els.querySelect, () => {
-  const v = els.querySelect.value;
-  const d = dims();
-  if (!d) return;
-  const t = v === 'patch' ? (lastPatch >= d.prefixTokens.length ? lastPatch : d.prefixTokens.length) : Number(v);
-  hoverQuery = null;
-  dispatch({ type: 'setQuery', token: t });
-});
-for (const r of [els.patchLayer, els.vitDepth, els.scalingLayer]) onInput(r.input, () => dispatch({ type: 'setLayer', layer: Number(r.input.value) - 1 }));
-onInput(els.cnnDepth.input, () => dispatch({ type: 'setCnnDepth', depth: Number(els.cnnDepth.input.value) - 1 }));
-onChange(els.cnnLinked, () => { if (els.cnnLinked.checked !== state.cnnLinked) dispatch({ type: 'setCnnLinked', linked: els.cnnLinked.checked }); });
-onChange(els.overlay, () => invalidate('patches'));
-onChange(els.showImage, () => { if (els.showImage.checked !== state.showImage) dispatch({ type: 'setShowImage', show: els.showImage.checked }); });
-onChange(els.headEnabled, () => {
-  const e = state.enlarged;
-  if (e) dispatch({ type: 'setHeadEnabled', ...e, enabled: els.headEnabled.checked });
-});
-els.enableAll.addEventListener('click', () => dispatch({ type: 'enableAllHeads' }));
-onChange(els.fusion, () => dispatch({ type: 'setFusion', fusion: els.fusion.value as UiState['fusion'] }));
-onInput(els.discard.input, () => dispatch({ type: 'setDiscardRatio', value: Number(els.discard.input.value) }));
-onInput(els.mass.input, () => dispatch({ type: 'setMassThreshold', value: Number(els.mass.input.value) }));
-els.runMasked.addEventListener('click', () => {
-  if (!state.maskedTokens.length) return;
-  post({ type: 'runMasked', maskedTokens: [...state.maskedTokens] });
-  model = { ...model, progress: `Running the model with ${state.maskedTokens.length} masked patches…` };
-  applyModelChanges(['progress']);
-});
-els.clearMask.addEventListener('click', () => dispatch({ type: 'clearMask' }));
-els.selectCnn.addEventListener('click', () => post({ type: 'command', command: 'selectCnn' }));
-els.errorButton.addEventListener('click', () => {
-  const a = model.error?.action;
-  if (a) post({ type: 'command', command: a });
-});
-els.tabs.addEventListener('change', () => {
-  const id = els.tabs.getAttribute('activeid') ?? els.tabs.activeid ?? '';
-  const v = id.replace(/^tab-/, '') as View;
-  if (views.includes(v) && v !== state.view) dispatch({ type: 'setView', view: v });
-});
-
-// theme changes: VS Code swaps the body class
-new MutationObserver(() => {
+function boot(): void {
+  provideVSCodeDesignSystem().register(
+    vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeProgressRing(),
+  );
+  els = buildSkeleton(document.getElementById('app') ?? document.body);
   theme = readTheme();
-  if (!model.payload) return;
-  setupHeads();
-  invalidate(...(Object.keys(partView) as Part[]));
-}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+  patchCanvas(els.patches, { hover: true });
+  patchCanvas(els.vit, { hover: false });
+  patchCanvas(els.maskCanvas, {
+    hover: false,
+    onClick: (t) => dispatch({ type: 'toggleMask', token: t }),
+    onSpace: () => dispatch({ type: 'toggleMask', token: state.query }),
+  });
+  patchCanvas(els.enlarged, { hover: false });
+  patchCanvas(els.rollout, { hover: false });
 
-// ---------------------------------------------------------------- benchmark hook
+  els.heads.addEventListener('click', (e) => {
+    if (!sheet) return;
+    const pt = canvasPoint(els.heads, e);
+    const cell = cellAt(sheet, pt.x, pt.y);
+    if (!cell) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) dispatch({ type: 'toggleHead', ...cell });
+    else dispatch({ type: 'enlarge', cell });
+    dispatch({ type: 'setCursor', cell });
+  });
+  els.heads.addEventListener('keydown', (e) => {
+    if (!sheet) return;
+    if (e.key.startsWith('Arrow') || e.key === 'Home' || e.key === 'End') {
+      e.preventDefault();
+      dispatch({ type: 'setCursor', cell: moveCell(sheet, state.cursor, e.key) });
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      dispatch({ type: 'enlarge', cell: state.cursor });
+    } else if (e.key === ' ') {
+      e.preventDefault();
+      dispatch({ type: 'toggleHead', ...state.cursor });
+    } else if (e.key === 'Escape') {
+      dispatch({ type: 'enlarge', cell: null });
+    }
+  });
+  els.heads.addEventListener('focus', () => invalidate('headsOv'));
+  els.heads.addEventListener('blur', () => invalidate('headsOv'));
 
-window.__vitInspectorBench = {
-  /** Sets the query and repaints synchronously what a real move repaints; returns the milliseconds taken. */
-  moveQuery(token: number): number {
-    const t0 = performance.now();
+  const onChange = (el: HTMLElement, f: () => void) => el.addEventListener('change', f);
+  const onInput = (el: HTMLElement, f: () => void) => el.addEventListener('input', f);
+
+  onChange(els.querySelect, () => {
+    const v = els.querySelect.value;
+    const d = dims();
+    if (!d) return;
+    const t = v === 'patch' ? (lastPatch >= d.prefixTokens.length ? lastPatch : d.prefixTokens.length) : Number(v);
     hoverQuery = null;
-    dispatch({ type: 'setQuery', token });
-    if (frame) { cancelAnimationFrame(frame); frame = 0; }
-    dirty.add('heads');
-    flush();
-    return performance.now() - t0;
-  },
-};
+    dispatch({ type: 'setQuery', token: t });
+  });
+  for (const r of [els.patchLayer, els.vitDepth, els.scalingLayer]) onInput(r.input, () => dispatch({ type: 'setLayer', layer: Number(r.input.value) - 1 }));
+  onInput(els.cnnDepth.input, () => dispatch({ type: 'setCnnDepth', depth: Number(els.cnnDepth.input.value) - 1 }));
+  onChange(els.cnnLinked, () => { if (els.cnnLinked.checked !== state.cnnLinked) dispatch({ type: 'setCnnLinked', linked: els.cnnLinked.checked }); });
+  onChange(els.overlay, () => invalidate('patches'));
+  onChange(els.showImage, () => { if (els.showImage.checked !== state.showImage) dispatch({ type: 'setShowImage', show: els.showImage.checked }); });
+  onChange(els.headEnabled, () => {
+    const e = state.enlarged;
+    if (e) dispatch({ type: 'setHeadEnabled', ...e, enabled: els.headEnabled.checked });
+  });
+  els.enableAll.addEventListener('click', () => dispatch({ type: 'enableAllHeads' }));
+  onChange(els.fusion, () => dispatch({ type: 'setFusion', fusion: els.fusion.value as UiState['fusion'] }));
+  onInput(els.discard.input, () => dispatch({ type: 'setDiscardRatio', value: Number(els.discard.input.value) }));
+  onInput(els.mass.input, () => dispatch({ type: 'setMassThreshold', value: Number(els.mass.input.value) }));
+  els.runMasked.addEventListener('click', () => {
+    if (!state.maskedTokens.length) return;
+    post({ type: 'runMasked', maskedTokens: [...state.maskedTokens] });
+    model = { ...model, progress: `Running the model with ${state.maskedTokens.length} masked patches…` };
+    applyModelChanges(['progress']);
+  });
+  els.clearMask.addEventListener('click', () => dispatch({ type: 'clearMask' }));
+  els.selectCnn.addEventListener('click', () => post({ type: 'command', command: 'selectCnn' }));
+  els.errorButton.addEventListener('click', () => {
+    const a = model.error?.action;
+    if (a) post({ type: 'command', command: a });
+  });
+  els.tabs.addEventListener('change', (e) => {
+    if (e.target !== els.tabs) return; // checkboxes and dropdowns inside the views bubble 'change' too
+    const detail = (e as CustomEvent<HTMLElement | undefined>).detail;
+    const id = detail?.id || els.tabs.activeid || els.tabs.getAttribute('activeid') || '';
+    const v = id.replace(/^tab-/, '') as View;
+    if (views.includes(v) && v !== state.view) dispatch({ type: 'setView', view: v });
+  });
 
-post({ type: 'ready' });
+  // theme changes: VS Code swaps the body class
+  new MutationObserver(() => {
+    theme = readTheme();
+    if (!model.payload) return;
+    setupHeads();
+    invalidate(...(Object.keys(partView) as Part[]));
+  }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+  // ---------------------------------------------------------------- benchmark hook
+
+  window.__vitInspectorBench = {
+    /** Sets the query and repaints synchronously what a real move repaints; returns the milliseconds taken. */
+    moveQuery(token: number): number {
+      const t0 = performance.now();
+      hoverQuery = null;
+      dispatch({ type: 'setQuery', token });
+      if (frame) { cancelAnimationFrame(frame); frame = 0; }
+      dirty.add('heads');
+      flush();
+      return performance.now() - t0;
+    },
+    /** Per-part milliseconds of the last repaint (heads, patches, compare, ...). */
+    breakdown: () => ({ ...breakdown }),
+  };
+
+  post({ type: 'ready' });
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot, { once: true });
+else boot();

@@ -78,15 +78,25 @@ export function paintMap(
   lut: Uint32Array, hash = FNV_SEED, lo?: number, hi?: number,
 ): number {
   if (lo === undefined || hi === undefined) [lo, hi] = range(src, srcStart, rows * cols);
+  const flat = !(hi > lo);
+  const k = flat ? 0 : 255 / (hi - lo);
+  const rowW = cols * pxW;
   for (let r = 0; r < rows; r++) {
     const rowBase = srcStart + r * cols;
+    const first = (y0 + r * pxH) * stride + x0;
+    // one pixel row of this patch row, written directly ...
+    let p = first;
     for (let c = 0; c < cols; c++) {
-      const idx = lutIndex(src[rowBase + c], lo, hi);
-      hash = fnv(hash, idx);
+      // lutIndex(v, lo, hi), inlined
+      const v = src[rowBase + c];
+      let idx = flat || !(v === v) ? 0 : (v - lo) * k + 0.5;
+      idx = idx <= 0 ? 0 : idx >= 255 ? 255 : idx | 0;
+      hash = Math.imul(hash ^ idx, 16777619) >>> 0; // fnv(hash, idx)
       const colour = lut[idx];
-      let p = (y0 + r * pxH) * stride + x0 + c * pxW;
-      for (let y = 0; y < pxH; y++, p += stride) out.fill(colour, p, p + pxW);
+      for (let x = 0; x < pxW; x++) out[p++] = colour;
     }
+    // ... then copied to the patch's other pixel rows (memmove)
+    for (let y = 1; y < pxH; y++) out.copyWithin(first + y * stride, first, first + rowW);
   }
   return hash;
 }

@@ -1,0 +1,179 @@
+// Harness for dist/webview.js in plain Chromium: a fake acquireVsCodeApi and a synthetic inspection payload.
+// Everything the webview posts lands in window.__posted; CSP violations in window.__cspViolations.
+// URL parameters: theme=dark|light|hc, cnn=0 (no CNN), view=<PanelState view>, layers, heads, grid, delay (ms).
+(function () {
+  'use strict';
+  const params = new URLSearchParams(location.search);
+  const num = (k, d) => (params.has(k) ? Number(params.get(k)) : d);
+  const L = num('layers', 12), H = num('heads', 12), G = num('grid', 14), P = 16;
+  const prefix = ['cls'];
+  const T = prefix.length + G * G;
+  const size = G * P;
+  const theme = params.get('theme') || 'dark';
+  const kind = theme === 'light' ? 'vscode-light' : theme === 'hc' ? 'vscode-high-contrast' : 'vscode-dark';
+  document.body.className = kind;
+  document.body.setAttribute('data-vscode-theme-kind', kind);
+
+  window.__posted = [];
+  window.__cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__cspViolations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample, source: e.sourceFile + ':' + e.lineNumber });
+  });
+
+  // ---- synthetic data (deterministic)
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+
+  function makeImage(w, h) {
+    const rgba = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        const dx = x - w * 0.55, dy = y - h * 0.45;
+        const inBlob = dx * dx + dy * dy < (w * 0.22) ** 2;
+        rgba[i] = inBlob ? 220 : 40 + (x * 120) / w;
+        rgba[i + 1] = inBlob ? 140 : 90 + (y * 100) / h;
+        rgba[i + 2] = inBlob ? 60 : 160;
+        rgba[i + 3] = 255;
+      }
+    }
+    return { width: w, height: h, rgba };
+  }
+
+  /** scores[l,h,q,k] = -(distance^2) / (2 sigma^2) plus CLS bias and noise; attention = softmax(scores) per row. */
+  function makeAttention() {
+    const n = T * T * L * H;
+    const scores = new Float32Array(n);
+    const att = new Float32Array(n);
+    const pos = (t) => (t < prefix.length ? null : [Math.floor((t - prefix.length) / G), (t - prefix.length) % G]);
+    const row = new Float64Array(T);
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < H; h++) {
+        // early layers: a mix of local and global heads; later layers: mostly global
+        const local = (h + l) % 3 !== 0 && l < L * 0.75;
+        const sigma = local ? 0.6 + (h % 4) * 0.5 + l * 0.15 : 4 + l * 0.8 + h * 0.3;
+        const offR = ((h % 3) - 1) * (local ? 1 : 0), offC = (((h >> 1) % 3) - 1) * (local ? 1 : 0);
+        const clsBias = 1 + (l / L) * 3;
+        for (let q = 0; q < T; q++) {
+          const pq = pos(q);
+          const base = ((l * H + h) * T + q) * T;
+          let max = -Infinity;
+          for (let k = 0; k < T; k++) {
+            const pk = pos(k);
+            let s;
+            if (!pk) s = clsBias;
+            else if (!pq) {
+              const dr = pk[0] - G * 0.45, dc = pk[1] - G * 0.55;
+              s = -(dr * dr + dc * dc) / (2 * (3 + h * 0.4) ** 2) * 3;
+            } else {
+              const dr = pk[0] - pq[0] - offR, dc = pk[1] - pq[1] - offC;
+              s = -(dr * dr + dc * dc) / (2 * sigma * sigma) * 3;
+            }
+            s += (rand() - 0.5) * 0.6;
+            scores[base + k] = s;
+            row[k] = s;
+            if (s > max) max = s;
+          }
+          let sum = 0;
+          for (let k = 0; k < T; k++) { row[k] = Math.exp(row[k] - max); sum += row[k]; }
+          for (let k = 0; k < T; k++) att[base + k] = row[k] / sum;
+        }
+      }
+    }
+    return { scores, att };
+  }
+
+  /** A ResNet-50-like stem and stages: rf/jump/start per layer (Araujo et al.), 224 x 224 input. */
+  function makeCnn() {
+    const layers = [];
+    let rf = 1, jump = 1, start = 0.5;
+    const add = (name, op, k, s, p) => {
+      rf = rf + (k - 1) * jump;
+      start = start + ((k - 1) / 2 - p) * jump;
+      jump = jump * s;
+      layers.push({ node: name, op, output: name + '_out', rf: [rf, rf], jump: [jump, jump], start: [start, start] });
+    };
+    add('conv1', 'Conv', 7, 2, 3);
+    add('pool1', 'MaxPool', 3, 2, 1);
+    const stages = [3, 4, 6, 3];
+    stages.forEach((blocks, si) => {
+      for (let b = 0; b < blocks; b++) {
+        add(`layer${si + 1}.${b}.conv1`, 'Conv', 1, 1, 0);
+        add(`layer${si + 1}.${b}.conv2`, 'Conv', 3, b === 0 && si > 0 ? 2 : 1, 1);
+        add(`layer${si + 1}.${b}.conv3`, 'Conv', 1, 1, 0);
+      }
+    });
+    return { model: 'resnet50-synthetic', inputSize: [224, 224], layers };
+  }
+
+  const labels = ['tabby cat', 'tiger cat', 'Egyptian cat', 'lynx', 'golden retriever', 'red fox', 'tennis ball', 'orange'];
+  function predictions(shift) {
+    const p = [0.52, 0.21, 0.12, 0.06, 0.03, 0.02, 0.01, 0.005];
+    return labels.map((label, i) => ({ index: 281 + i, label, probability: Math.max(0, p[i] + (shift ? (i === 0 ? -0.3 : i === 4 ? 0.25 : 0.01) : 0)) }))
+      .sort((a, b) => b.probability - a.probability);
+  }
+
+  let payload = null;
+  function makePayload() {
+    const t0 = performance.now();
+    const { scores, att } = makeAttention();
+    const image = makeImage(size, size);
+    const withCnn = params.get('cnn') !== '0';
+    payload = {
+      imageName: 'synthetic.png',
+      image,
+      preview: image,
+      summary: {
+        name: 'vit-synthetic.onnx', path: '/models/vit-synthetic.onnx', layers: L, heads: H, dModel: H * 64, headDim: 64, tokens: T,
+        parameters: 85800000, opset: 17, producer: 'pytorch 2.3',
+        layout: { patchSize: [P, P], grid: [G, G], inputSize: [size, size], prefixTokens: prefix, tokens: T },
+        preprocessing: { size: [size, size], resizeTo: { shortestEdge: 256 }, resample: 'bilinear', centerCrop: [size, size], rescaleFactor: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], source: 'preprocessor_config.json' },
+        attentionNodes: Array.from({ length: L }, (_, l) => ({ node: `/blocks.${l}/attn/Softmax`, scores: `s${l}`, probs: `p${l}`, layout: 'BHNN' })),
+        notes: ['synthetic payload from webview/dev/harness.js'],
+      },
+      predictions: predictions(false),
+      attention: att,
+      scores,
+      cnn: withCnn ? makeCnn() : null,
+      cnnError: withCnn ? null : 'No CNN selected: choose an ONNX CNN (e.g. a ResNet) to compare receptive fields.',
+      settings: { colormap: params.get('colormap') || 'viridis', topK: 5 },
+    };
+    window.__payloadMs = performance.now() - t0;
+    return payload;
+  }
+
+  function maskedAttention(masked) {
+    const src = payload.attention;
+    const out = new Float32Array(src.length);
+    const m = new Uint8Array(T);
+    for (const t of masked) m[t] = 1;
+    for (let r = 0; r < L * H * T; r++) {
+      const base = r * T;
+      let sum = 0;
+      for (let k = 0; k < T; k++) if (!m[k]) sum += src[base + k];
+      for (let k = 0; k < T; k++) out[base + k] = m[k] || sum === 0 ? 0 : src[base + k] / sum;
+    }
+    return out;
+  }
+
+  const send = (msg) => window.postMessage(msg, '*');
+  let state = null;
+  window.acquireVsCodeApi = () => ({
+    postMessage(msg) {
+      window.__posted.push(msg);
+      if (msg.type === 'ready') {
+        send({ type: 'progress', message: 'Running vit-synthetic.onnx on synthetic.png…' });
+        setTimeout(() => send({ type: 'inspection', payload: payload || makePayload() }), num('delay', 0));
+      } else if (msg.type === 'runMasked') {
+        send({ type: 'progress', message: `Running with ${msg.maskedTokens.length} masked patches…` });
+        setTimeout(() => send({ type: 'maskResult', maskedTokens: msg.maskedTokens, predictions: predictions(true), attention: maskedAttention(msg.maskedTokens) }), 200);
+      } else if (msg.type === 'command' && msg.command === 'retry') {
+        send({ type: 'inspection', payload: payload || makePayload() });
+      }
+    },
+    getState: () => state,
+    setState: (s) => { state = s; window.__savedState = s; },
+  });
+  window.__harness = { send, makePayload, get payload() { return payload; } };
+  if (params.has('view')) state = { view: params.get('view') };
+})();

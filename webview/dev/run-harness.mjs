@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// Loads dist/webview.js in plain headless Chromium through webview/dev/harness.html (fake acquireVsCodeApi,
+// synthetic 12x12x197 payload, a nonce CSP like the host's), then optionally benchmarks query moves and
+// takes screenshots of every view.
+//
+//   node webview/dev/run-harness.mjs [--bench 200] [--shots DIR] [--params "theme=light&cnn=0"] [--chromium /usr/bin/chromium]
+//
+// Needs playwright-core: from node_modules, or PLAYWRIGHT_CORE=/path/to/node_modules/playwright-core.
+// Build first: node scripts/build.mjs (or esbuild webview/main.ts --bundle --outfile=dist/webview.js).
+import { createServer } from 'node:http';
+import { readFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { extname, join, normalize, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const root = resolve(new URL('../..', import.meta.url).pathname);
+const bench = Number(opt('bench', '0'));
+const shots = opt('shots', '');
+const params = opt('params', '');
+const chromium = opt('chromium', process.env.CHROMIUM || '/usr/bin/chromium');
+
+function loadPlaywright() {
+  const require = createRequire(import.meta.url);
+  for (const p of [process.env.PLAYWRIGHT_CORE, 'playwright-core', '/tmp/pw/node_modules/playwright-core'].filter(Boolean)) {
+    try { return require(p); } catch { /* next */ }
+  }
+  throw new Error('playwright-core not found: npm i --no-save playwright-core, or set PLAYWRIGHT_CORE');
+}
+
+if (!existsSync(join(root, 'dist/webview.js'))) {
+  console.error('dist/webview.js is missing: run node scripts/build.mjs first');
+  process.exit(2);
+}
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
+const server = createServer(async (req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+  const file = join(root, path);
+  if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const port = server.address().port;
+
+const { chromium: pw } = loadPlaywright();
+const browser = await pw.launch({
+  executablePath: chromium,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+const result = { consoleErrors: [], pageErrors: [] };
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.consoleErrors.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+  const url = `http://127.0.0.1:${port}/webview/dev/harness.html${params ? `?${params}` : ''}`;
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.firstPaint === '1', null, { timeout: 60000 });
+  await page.waitForTimeout(300);
+  result.hooks = await page.evaluate(() => ({
+    predictions: document.querySelector('#vi-predictions')?.getAttribute('data-count'),
+    headsChecksum: document.querySelector('#vi-heads')?.getAttribute('data-checksum'),
+    headsQuery: document.querySelector('#vi-heads')?.getAttribute('data-query'),
+    posted: window.__posted.map((m) => m.type + (m.what ? `:${m.what}` : '')).slice(0, 12),
+    payloadMs: window.__payloadMs,
+  }));
+  const benchView = opt('bench-view', '');
+  if (benchView) { await page.click(`#tab-${benchView}`); await page.waitForTimeout(1500); }
+  if (bench > 0) {
+    const times = await page.evaluate((n) => {
+      const b = window.__vitInspectorBench;
+      const tokens = window.__harness.payload.summary.tokens;
+      const out = [];
+      const parts = {};
+      for (let i = 0; i < n; i++) {
+        out.push(b.moveQuery(1 + ((i * 37) % (tokens - 1))));
+        for (const [k, v] of Object.entries(b.breakdown())) (parts[k] ??= []).push(v);
+      }
+      const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+      return { out, parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +med(v).toFixed(2)])) };
+    }, bench);
+    result.benchParts = times.parts;
+    const t = times.out.sort((a, b) => a - b);
+    const q = (p) => t[Math.min(t.length - 1, Math.floor(p * t.length))];
+    result.bench = { view: await page.evaluate(() => document.querySelector('#vi-tabs')?.getAttribute('activeid')), n: t.length, p50: +q(0.5).toFixed(2), p95: +q(0.95).toFixed(2), max: +t[t.length - 1].toFixed(2) };
+  }
+  if (shots) {
+    await mkdir(shots, { recursive: true });
+    for (const view of ['patches', 'heads', 'compare', 'scaling', 'summary']) {
+      await page.click(`#tab-${view}`);
+      await page.waitForTimeout(view === 'heads' || view === 'scaling' ? 1500 : 400);
+      await page.screenshot({ path: join(shots, `${view}.png`), fullPage: true });
+    }
+  }
+  result.cspViolations = await page.evaluate(() => window.__cspViolations);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(JSON.stringify(result, null, 2));
