@@ -98,6 +98,8 @@ function oneLine(e: unknown): string {
 export class PanelController implements Disposable {
   private ready = false;
   private inspection: Inspection | undefined;
+  /** The model path the current inspection was made with (masked runs reuse it). */
+  private modelPath = '';
   private payload: InspectionPayload | undefined;
   private lastError: HostToWebview | undefined;
   private run: AbortController | undefined;
@@ -158,10 +160,11 @@ export class PanelController implements Disposable {
           this.deps.log(`CNN ${models.cnn}: ${cnnError}`);
         }
       }
-      return { inspection, cnn, cnnError, settings };
-    }).then(({ inspection, cnn, cnnError, settings }) => {
+      return { inspection, cnn, cnnError, settings, modelPath: models.vit };
+    }).then(({ inspection, cnn, cnnError, settings, modelPath }) => {
       if (generation !== this.generation || this.disposed) return;
       this.inspection = inspection;
+      this.modelPath = modelPath;
       this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
@@ -195,7 +198,7 @@ export class PanelController implements Disposable {
       const result = await this.deps.withProgress(`ViT Inspector: masking ${maskedTokens.length} token(s)`, true, (signal) => {
         signal.addEventListener('abort', () => ac.abort(), { once: true });
         return this.deps.client().inspect(
-          { modelPath: base.summary.path, image: this.imagePath, maskedTokens, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
+          { modelPath: this.modelPath, image: this.imagePath, maskedTokens, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
           { signal: ac.signal });
       });
       if (generation !== this.generation || this.maskRun !== ac || this.disposed) return;
