@@ -130,5 +130,9 @@ export function fsError(e: unknown, path: string, what: string): Error {
   if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'EIO') {
     return new InspectorError('unreadable', `${path} cannot be read (${code}). Check its permissions.`);
   }
+  // Any other file system error (a symlink loop, a name too long, a socket, ...) is the path's fault too.
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    return new InspectorError('unreadable', `${path} cannot be read (${code}). Check that it is a regular file you can open.`);
+  }
   return e instanceof Error ? e : new Error(String(e));
 }
