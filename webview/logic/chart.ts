@@ -28,7 +28,7 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const raw = (hi - lo) / Math.max(1, count);
   const pow = Math.pow(10, Math.floor(Math.log10(raw)));
   const m = raw / pow;
-  const step = (m >= 5 ? 10 : m >= 2 ? 5 : m >= 1 ? 2 : 1) * pow;
+  const step = (m >= Math.sqrt(50) ? 10 : m >= Math.sqrt(10) ? 5 : m >= Math.sqrt(2) ? 2 : 1) * pow; // as d3.ticks
   const start = Math.ceil(lo / step - 1e-9) * step;
   const out: number[] = [];
   for (let v = start; v <= hi + step * 1e-9; v += step) out.push(Number(v.toFixed(10)));

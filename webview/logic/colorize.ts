@@ -149,7 +149,9 @@ export class HeadsPainter {
         const start = (lh * n + query) * n + prefix;
         const x0 = s.left + h * (s.cellW + s.gap); // = cellOrigin(s, l, h), inlined: no allocation per cell
         const y0 = s.top + l * (s.cellH + s.gap);
-        hash = paintMap(this.px32, s.width, x0, y0, attention, start, rows, cols, s.patchPx, s.patchPx, disabled(lh) ? this.offLut : this.lut, hash);
+        const off = disabled(lh);
+        if (off) hash = fnv(hash, 0xd1); // the checksum also tells switched-off heads apart
+        hash = paintMap(this.px32, s.width, x0, y0, attention, start, rows, cols, s.patchPx, s.patchPx, off ? this.offLut : this.lut, hash);
       }
     }
     return hash;
