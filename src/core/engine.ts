@@ -3,8 +3,8 @@
  * outputs as graph outputs (in memory), preprocess the image, run, and split the attention per head.
  * One cached onnxruntime session per model (and one more with the key mask, made on first use).
  */
-import { statSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { promises as fsp, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from './attention';
 import { InspectorError } from './errors';
@@ -20,9 +20,12 @@ import type { Inspection, ModelSummary, Prediction, Preprocessing, ReceptiveFiel
 import type { InspectRequest } from './workerProtocol';
 
 const MASK_INPUT = 'vit_inspector_key_mask';
+/** Sessions kept at once (least recently used released first): a ViT, a CNN and a couple to switch between. */
+const MAX_CACHED_MODELS = 4;
 
 interface LoadedModel {
   key: string;
+  signature: string; // size and mtime of the files read: a re-exported model is loaded again
   source: ModelSource;
   model: OnnxModel;
   sites: AttentionSite[];
@@ -83,8 +86,14 @@ export class Engine {
 
   private async load(modelPath: string, threads: number, maxModelMB: number | undefined, progress: (m: string) => void): Promise<LoadedModel> {
     const key = `${modelPath}\u0000${threads}`;
+    const signature = await fileSignature(modelPath);
     const cached = this.models.get(key);
-    if (cached) return cached;
+    if (cached?.signature === signature) {
+      this.models.delete(key); // most recently used last
+      this.models.set(key, cached);
+      return cached;
+    }
+    if (cached) await this.evict(key);
     progress('Loading the model…');
     const source = await resolveModelSource(modelPath, { maxModelMB });
     const model = parseOnnx(source.bytes, source.name);
@@ -101,9 +110,22 @@ export class Engine {
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
     const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
     const session = await createSession(exposed, threads, source.name, modelDir);
-    const loaded: LoadedModel = { key, source, model, sites, inputName: input.name, logitsName, prep, notes, threads, session };
+    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, logitsName, prep, notes, threads, session };
     this.models.set(key, loaded);
+    while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
+  }
+
+  /** How many models have a cached session (for tests: it stays bounded). */
+  get cachedModels(): number {
+    return this.models.size;
+  }
+
+  private async evict(key: string): Promise<void> {
+    const m = this.models.get(key);
+    this.models.delete(key);
+    // Requests run one at a time, so no run uses these sessions now.
+    await Promise.all([m?.session.release(), m?.masked?.release()].map((p) => p?.catch(() => undefined)));
   }
 
   private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
@@ -149,6 +171,15 @@ export class Engine {
       notes: loaded.notes,
     };
   }
+}
+
+/** Size and modification time of the model file or folder's files: changes when the model is re-exported. */
+async function fileSignature(modelPath: string): Promise<string> {
+  const dir = dirname(modelPath);
+  const files = [modelPath, join(modelPath, 'model.onnx'), join(modelPath, 'onnx', 'model.onnx'), join(modelPath, 'config.json'),
+    join(modelPath, 'preprocessor_config.json'), join(dir, 'config.json'), join(dir, 'preprocessor_config.json')];
+  const stats = await Promise.all(files.map((f) => fsp.stat(f).then((st) => `${st.size}:${st.mtimeMs}`, () => '-')));
+  return stats.join('|');
 }
 
 /**
