@@ -2,6 +2,7 @@
  * ViT Inspector webview entry (bundled to dist/webview.js, browser IIFE). Thin DOM controller: state and maths
  * live in ./logic (DOM-free, unit tested); this file wires events, messages and canvases.
  */
+import './dom/cspNonce'; // first: before the toolkit's modules run
 import {
   provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodePanels, vsCodePanelTab,
   vsCodePanelView, vsCodeProgressRing,
@@ -134,6 +135,12 @@ window.addEventListener('message', (e: MessageEvent) => {
   applyModelChanges(r.changed);
 });
 
+/** #app[data-state]: waiting (no inspection yet), ready (an inspection is shown), error (and no inspection). */
+function setAppState(v: 'waiting' | 'ready' | 'error'): void {
+  const app = document.getElementById('app');
+  if (app) app.dataset.state = v;
+}
+
 function applyModelChanges(changed: Change[]): void {
   if (changed.includes('progress')) {
     els.progress.hidden = !model.progress;
@@ -145,6 +152,7 @@ function applyModelChanges(changed: Change[]): void {
     const action = model.error?.action;
     els.errorButton.hidden = !action;
     els.errorButton.textContent = action === 'selectModel' ? 'Select model…' : action === 'selectCnn' ? 'Select CNN…' : 'Retry';
+    if (!model.payload) setAppState(model.error ? 'error' : 'waiting');
   }
   if (changed.includes('payload') && model.payload) {
     inspectionAt = performance.now();
@@ -159,11 +167,16 @@ function applyModelChanges(changed: Change[]): void {
   if (changed.includes('maskResult')) invalidate('maskResult');
 }
 
+/** The image's full path: the host's serializer reopens the panel from PanelState.imagePath after a reload. */
+function imagePathOf(p: { imageName: string; imagePath?: string } | null): string | undefined {
+  return p?.imagePath || document.body.dataset.imagePath || p?.imageName || undefined;
+}
+
 function setupPayload(): void {
   const p = model.payload!;
   const d = model.dims!;
   const saved = vscode.getState() ?? state;
-  state = restoreState(saved, d, p.imageName);
+  state = restoreState(saved, d, imagePathOf(p));
   analysis = new Analysis(p);
   image = imageCanvas(p.image);
   lastPatch = d.prefixTokens.length + Math.floor(d.grid[0] / 2) * d.grid[1] + Math.floor(d.grid[1] / 2); // the centre patch
@@ -174,6 +187,7 @@ function setupPayload(): void {
   scratchMap2 = new Float32Array(patches);
   els.empty.hidden = true;
   els.tabs.hidden = false;
+  setAppState('ready');
   els.title.textContent = `${p.imageName} — ${p.summary.name}`;
   els.tabs.setAttribute('activeid', `tab-${state.view}`);
   setupControls();
@@ -678,8 +692,17 @@ function boot(): void {
   provideVSCodeDesignSystem().register(
     vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeProgressRing(),
   );
-  els = buildSkeleton(document.getElementById('app') ?? document.body);
+  const app = document.getElementById('app');
+  app?.replaceChildren(); // the host's "Loading…" placeholder
+  els = buildSkeleton(app ?? document.body);
+  setAppState('waiting');
   theme = readTheme();
+  // save the image path at once, so a reload before the first inspection can still restore the panel
+  const path = document.body.dataset.imagePath;
+  if (path && path !== state.imagePath) {
+    state = { ...state, imagePath: path, maskedTokens: [] };
+    vscode.setState(toSaved(state));
+  }
   patchCanvas(els.patches, { hover: true });
   patchCanvas(els.vit, { hover: false });
   patchCanvas(els.maskCanvas, {

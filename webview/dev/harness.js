@@ -121,6 +121,7 @@
     const withCnn = params.get('cnn') !== '0';
     payload = {
       imageName: 'synthetic.png',
+      imagePath: '/images/synthetic.png',
       image,
       preview: image,
       summary: {
