@@ -96,7 +96,8 @@ function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => Inspector
         graph = g;
         graphFieldRange = [fieldStart, r.pos];
       } else mergeGraph(graph, g); // protobuf merges a repeated message field (as withExtraOutputs relies on)
-      ctx.where = 'the model metadata after the graph';
+      // A graph clipped by the end of a cut file: where it ended is what the message should say.
+      if (!r.state.clipped) ctx.where = 'the model metadata after the graph';
     } else if (t.field === 8) {
       const o = r.sub('opset_import');
       let domain = '';
