@@ -370,5 +370,29 @@ function elemName(t: number): string {
 }
 
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200).replace(/\.+$/, '');
+  return withoutNativeLocations((e instanceof Error ? e.message : String(e)).split('\n')[0]).slice(0, 200).replace(/\.+$/, '');
+}
+
+/**
+ * onnxruntime prefixes some messages with its C++ source location and function ("/onnxruntime_src/…/
+ * tensorprotoutils.cc:2183 onnxruntime::common::Status onnxruntime::utils::F(const onnx::NodeProto&, …)
+ * Unsupported attribute …"): of no use to the user, and it pushes the reason past the cut. Keep the reason.
+ */
+export function withoutNativeLocations(message: string): string {
+  let s = message;
+  for (let m = /\S+\.(?:cc|cpp|cxx|h|hpp):\d+\s+/.exec(s); m; m = /\S+\.(?:cc|cpp|cxx|h|hpp):\d+\s+/.exec(s)) {
+    let rest = s.slice(m.index + m[0].length);
+    if (/^[\w:<>~&*, ]+\(/.test(rest)) {
+      // a C++ signature: skip to its closing parenthesis
+      let depth = 0;
+      let i = rest.indexOf('(');
+      for (; i < rest.length; i++) {
+        if (rest[i] === '(') depth++;
+        else if (rest[i] === ')' && --depth === 0) break;
+      }
+      rest = rest.slice(i + 1).replace(/^\s*(const\s*)?/, '');
+    } else rest = rest.replace(/^[A-Z]\w*\s+/, ''); // a bare function name
+    s = s.slice(0, m.index) + rest;
+  }
+  return s.trim();
 }
