@@ -161,6 +161,7 @@ function applyModelChanges(changed: Change[]): void {
     return;
   }
   if (changed.includes('settings') && model.payload) {
+    renderPredictions(els.predictions, model.payload.predictions.slice(0, model.settings.topK));
     setupHeads();
     invalidate('heads', 'patches', 'enlarged', 'rollout', 'compare', 'maskResult');
   }

@@ -52,6 +52,71 @@ const server = createServer(async (req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
 
+/** Drives the UI like a user through the DOM hooks an end-to-end test can use; returns what it saw. */
+async function smoke(page) {
+  const out = {};
+  const attr = (sel, name) => page.getAttribute(sel, name);
+  const check = (name, ok) => { out[name] = ok ? 'ok' : 'FAILED'; };
+  await page.click('#tab-patches');
+  const c0 = await attr('#vi-heads', 'data-checksum');
+  const box = await page.locator('#vi-patches').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.1, box.y + box.height * 0.1); // patch (row 1, col 1) region
+  await page.mouse.move(box.x + box.width + 50, box.y); // leave: the clicked query stays
+  await page.waitForTimeout(100);
+  const q1 = await attr('#vi-heads', 'data-query');
+  check('click a patch sets the query', q1 === '16');
+  check('heads checksum changes with the query', (await attr('#vi-heads', 'data-checksum')) !== c0);
+  await page.focus('#vi-patches');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForTimeout(60);
+  check('ArrowRight moves the query', (await attr('#vi-heads', 'data-query')) === '17');
+  await page.keyboard.press('Home');
+  await page.waitForTimeout(60);
+  check('Home selects CLS', (await attr('#vi-heads', 'data-query')) === '0');
+  await page.click('#tab-heads');
+  await page.waitForTimeout(200);
+  const hb = await page.locator('#vi-heads').boundingBox();
+  // the cell of layer 1, head 2: left 28 + (cellW + gap), top 16; read the layout from the canvas size
+  await page.mouse.click(hb.x + 28 + 75 + 10, hb.y + 16 + 10);
+  await page.waitForTimeout(100);
+  check('click a head enlarges it', (await attr('#vi-head-big', 'data-cell')) === '0,1');
+  const c1 = await attr('#vi-heads', 'data-checksum');
+  await page.keyboard.down('Control');
+  await page.mouse.click(hb.x + 28 + 75 + 10, hb.y + 16 + 10);
+  await page.keyboard.up('Control');
+  await page.waitForTimeout(100);
+  check('ctrl+click switches a head off', (await attr('#vi-heads', 'data-checksum')) !== c1);
+  await page.waitForSelector('#vi-rollout[data-kept]', { timeout: 20000 });
+  check('rollout drawn', Number(await attr('#vi-rollout', 'data-kept')) > 0);
+  await page.click('#tab-compare');
+  await page.waitForTimeout(200);
+  out.rfBox = await attr('#vi-cnn', 'data-rf-box');
+  check('rf box drawn', /^\d+,\d+,\d+,\d+$/.test(out.rfBox ?? ''));
+  out.chartDots = await attr('#vi-distance-chart', 'data-dots');
+  await page.click('#tab-scaling');
+  await page.waitForSelector('#vi-scaling-table[data-layer]', { timeout: 20000 });
+  const mb = await page.locator('#vi-mask').boundingBox();
+  await page.mouse.click(mb.x + mb.width * 0.5, mb.y + mb.height * 0.5);
+  await page.mouse.click(mb.x + mb.width * 0.6, mb.y + mb.height * 0.5);
+  await page.waitForTimeout(100);
+  out.masked = await attr('#vi-mask', 'data-masked');
+  await page.click('#vi-run-masked');
+  await page.waitForSelector('#vi-mask-result:not([hidden])', { timeout: 20000 });
+  check('mask result shown', (await attr('#vi-mask-result', 'data-masked')) === out.masked);
+  out.runMasked = await page.evaluate(() => window.__posted.filter((m) => m.type === 'runMasked').map((m) => m.maskedTokens.join(',')));
+  await page.evaluate(() => window.__harness.send({ type: 'error', message: 'No ViT model is configured.', action: 'selectModel' }));
+  await page.waitForTimeout(100);
+  await page.click('#vi-error-action');
+  out.commands = await page.evaluate(() => window.__posted.filter((m) => m.type === 'command').map((m) => m.command));
+  check('error action posts its command', out.commands.includes('selectModel'));
+  await page.evaluate(() => window.__harness.send({ type: 'progress', message: 'Working…' }));
+  await page.waitForTimeout(50);
+  check('progress shown', await page.isVisible('#vi-progress'));
+  out.savedState = await page.evaluate(() => window.__savedState && { imagePath: window.__savedState.imagePath, view: window.__savedState.view, query: window.__savedState.query, disabledHeads: window.__savedState.disabledHeads });
+  out.appState = await attr('#app', 'data-state');
+  return out;
+}
+
 const { chromium: pw } = loadPlaywright();
 const browser = await pw.launch({
   executablePath: chromium,
@@ -93,6 +158,7 @@ try {
     const q = (p) => t[Math.min(t.length - 1, Math.floor(p * t.length))];
     result.bench = { view: await page.evaluate(() => document.querySelector('#vi-tabs')?.getAttribute('activeid')), n: t.length, p50: +q(0.5).toFixed(2), p95: +q(0.95).toFixed(2), max: +t[t.length - 1].toFixed(2) };
   }
+  if (args.includes('--smoke')) result.smoke = await smoke(page);
   if (shots) {
     await mkdir(shots, { recursive: true });
     for (const view of ['patches', 'heads', 'compare', 'scaling', 'summary']) {
