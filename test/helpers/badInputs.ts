@@ -225,7 +225,7 @@ export function assertUserError(e: unknown, code: string | readonly string[], pa
   const codes = typeof code === 'string' ? [code] : code;
   assert.ok(codes.includes(e.code), `code ${e.code} (expected ${codes.join(' or ')}): ${e.message}`);
   assert.ok(!/[\r\n]/.test(e.message), `one line: ${e.message}`);
-  assert.doesNotMatch(e.message, /\bat \S+ \(|\.(ts|js):\d+|dist[\\/](worker|cli)\.js|node_modules/, `no stack trace: ${e.message}`);
+  assert.doesNotMatch(e.message, /\bat \S+ \(|\.(ts|js|cc|cpp|h):\d+|dist[\\/](worker|cli)\.js|node_modules/, `no stack trace: ${e.message}`);
   assert.ok(e.message.length >= 8 && e.message.length < 600, `a short sentence: ${e.message}`);
   if (pattern) assert.match(e.message, pattern);
   return e.message;
