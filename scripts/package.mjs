@@ -56,10 +56,11 @@ const must = [
   'extension/package.json', 'extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview.js', 'extension/media/icon.png',
   'extension/node_modules/onnxruntime-node/dist/index.js', 'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1', 'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
-  'extension/node_modules/sharp/dist/index.cjs', 'extension/node_modules/@img/sharp-linux-x64/lib/sharp-linux-x64.node',
+  'extension/node_modules/sharp/dist/index.cjs', /^extension\/node_modules\/@img\/sharp-linux-x64\/lib\/sharp-linux-x64[-.\d]*\.node$/,
+  /^extension\/node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/,
   'extension/node_modules/detect-libc/package.json', 'extension/node_modules/semver/package.json', 'extension/node_modules/@img/colour/package.json',
 ];
-const problems = must.filter((m) => !names.includes(m)).map((m) => `missing ${m}`);
+const problems = must.filter((m) => !names.some((n) => (typeof m === 'string' ? n === m : m.test(n)))).map((m) => `missing ${m}`);
 for (const n of names) {
   if (/onnxruntime-node\/bin\//.test(n) && !n.includes('/bin/napi-v6/linux/x64/')) problems.push(`other platform: ${n}`);
   if (/\.map$|\.ts$|\/(src|test|lib)\/.*\.ts$/.test(n) && !n.endsWith('.d.ts')) problems.push(`source or map: ${n}`);

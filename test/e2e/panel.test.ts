@@ -1,0 +1,205 @@
+/**
+ * End to end in a real VS Code (code-server 4.100.3 + headless Chromium): install the packaged VSIX,
+ * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
+ * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
+ * receptive-field box is drawn, reload the window and check the panel comes back. Screenshots go to
+ * test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { FIXTURES } from '../helpers/fixtures';
+import { OUTPUT, REPO, descendants, log, prepare, psLine, startCodeServer, type CodeServer } from './codeServer';
+
+const IMAGE_NAME = 'sample.png';
+const started = Date.now();
+let server: CodeServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let models: string | undefined;
+
+function modelSettings(): Record<string, string> {
+  const embedded = ['vit-cifar10', 'cnn-cifar10'].every((m) => existsSync(join(REPO, 'media', 'models', m, 'model.onnx')));
+  if (embedded) {
+    log('using the embedded default models');
+    return {};
+  }
+  log('media/models has no default models yet: using the shared fixtures');
+  models = mkdtempSync(join(tmpdir(), 'vit-e2e-models-'));
+  const cnn = join(models, 'cnn_small.onnx');
+  writeFileSync(cnn, gunzipSync(readFileSync(join(FIXTURES, 'cnn', 'cnn_small.onnx.gz'))));
+  return { 'vitInspector.model': join(FIXTURES, 'vit', 'vit_hf_style'), 'vitInspector.cnnModel': cnn };
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(OUTPUT, name) });
+}
+
+before(async () => {
+  mkdirSync(OUTPUT, { recursive: true });
+  const vsix = prepare();
+  server = await startCodeServer({
+    vsix,
+    files: { [IMAGE_NAME]: readFileSync(join(FIXTURES, 'vit', 'vit_hf_style.png')), 'notes.txt': 'not an image\n' },
+    userSettings: modelSettings(),
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (e) => log(`page error: ${e.message}`));
+  const t = Date.now();
+  await page.goto(server.url);
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: IMAGE_NAME }).waitFor({ timeout: 90_000 });
+  log(`workbench with the explorer loaded in ${Date.now() - t} ms`);
+}, { timeout: 15 * 60_000 });
+
+after(async () => {
+  try {
+    if (page && !page.isClosed()) await shot('last.png').catch(() => undefined);
+    await browser?.close();
+  } finally {
+    const pid = server?.proc.pid;
+    const family = pid ? [pid, ...descendants(pid)] : [];
+    if (family.length) log(`stopping ${family.map(psLine).map((l) => l.slice(0, 90)).join(' | ')}`);
+    await server?.stop();
+    if (models) rmSync(models, { recursive: true, force: true });
+    const left = family.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '));
+    log(`e2e total ${((Date.now() - started) / 1000).toFixed(1)} s; processes left: ${left.length}`);
+    assert.deepEqual(left, [], 'every process started by the test is stopped');
+  }
+});
+
+/**
+ * Opens the explorer's context menu of a file until `entry` shows in it (the entries appear only once the
+ * extension host has scanned the extension: Escape, wait, right-click again) and returns the entry.
+ */
+async function contextMenuEntry(fileName: string, entry: string) {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: fileName }).first();
+  const item = page.locator('.context-view .action-label', { hasText: entry }).first();
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    await row.click({ button: 'right' });
+    if (await item.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return item;
+    await page.keyboard.press('Escape');
+    if (Date.now() > deadline) throw new Error(`"${entry}" never appeared in the context menu of ${fileName}`);
+    await page.waitForTimeout(1000);
+  }
+}
+
+async function runFromExplorerMenu(fileName: string, entry: string): Promise<void> {
+  const item = await contextMenuEntry(fileName, entry);
+  await item.hover();
+  await item.click();
+  // A click right after the menu appears was seen swallowed: press Enter if the menu is still open.
+  if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+}
+
+function webview(): FrameLocator {
+  return page.frameLocator('iframe.webview').last().frameLocator('#active-frame');
+}
+
+/** How many different colours a canvas shows (a blank or uniform canvas has one). */
+async function colours(frame: FrameLocator, selector: string): Promise<number> {
+  return frame.locator(selector).evaluate((c: HTMLCanvasElement) => {
+    const ctx = c.getContext('2d');
+    if (!ctx || !c.width || !c.height) return 0;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length && seen.size < 1000; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return seen.size;
+  });
+}
+
+let firstChecksum = '';
+
+test('the explorer menu is offered for images only', async () => {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'notes.txt' }).first();
+  // Wait until the extension's entry shows on the image first (the extension host is up), then look at a text file.
+  await contextMenuEntry(IMAGE_NAME, 'Inspect Attention');
+  await page.keyboard.press('Escape');
+  await row.click({ button: 'right' });
+  await page.locator('.context-view .action-label').first().waitFor();
+  const labels = await page.locator('.context-view .action-label').allTextContents();
+  await page.keyboard.press('Escape');
+  assert.ok(!labels.includes('Inspect Attention'), `menu of notes.txt: ${labels.join(', ')}`);
+});
+
+test('right-click → Inspect Attention opens the panel with predictions and heatmaps', async () => {
+  const t = Date.now();
+  await runFromExplorerMenu(IMAGE_NAME, 'Inspect Attention');
+  await page.locator('.tab', { hasText: IMAGE_NAME }).first().waitFor({ timeout: 30_000 });
+  const wv = webview();
+  await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 60_000 });
+  log(`panel painted ${Date.now() - t} ms after the menu click`);
+  const rows = await wv.locator('#vi-predictions tr').count();
+  assert.ok(rows >= 2, `prediction rows: ${rows}`);
+  const predictions = await wv.locator('#vi-predictions').innerText();
+  assert.match(predictions, /\b\d{1,3}\.\d\b/, `probabilities shown: ${predictions}`);
+  assert.ok(await wv.locator('#vi-error').isHidden(), 'no error shown');
+  firstChecksum = (await wv.locator('#vi-heads').getAttribute('data-checksum')) ?? '';
+  assert.ok(firstChecksum, 'the heads sheet was painted');
+  assert.ok(await colours(wv, '#vi-heads') > 8, 'the heads sheet shows a heatmap, not a flat colour');
+  assert.ok(await colours(wv, '#vi-patches') > 8, 'the patch grid shows the image');
+  await shot('01-panel.png');
+});
+
+test('clicking another patch changes the heatmaps', async () => {
+  const wv = webview();
+  const heads = wv.locator('#vi-heads');
+  const before = { query: await heads.getAttribute('data-query'), checksum: firstChecksum };
+  const patches = wv.locator('#vi-patches');
+  const box = await patches.boundingBox();
+  assert.ok(box, 'patch canvas visible');
+  // The top-left patch (the default query is the centre one).
+  await patches.click({ position: { x: Math.max(3, box.width * 0.08), y: Math.max(3, box.height * 0.08) } });
+  await page.mouse.move(0, 0); // leave the canvas: no hover query
+  await wv.locator(`#vi-heads:not([data-checksum="${before.checksum}"])`).waitFor({ state: 'attached', timeout: 10_000 });
+  const after = { query: await heads.getAttribute('data-query'), checksum: await heads.getAttribute('data-checksum') };
+  assert.notEqual(after.query, before.query, 'the query moved');
+  assert.notEqual(after.checksum, before.checksum, 'the heatmaps changed');
+  await shot('02-other-patch.png');
+});
+
+test('ViT vs CNN draws the receptive-field box', async () => {
+  const wv = webview();
+  await wv.locator('#tab-compare').click();
+  const cnn = wv.locator('#vi-cnn[data-rf-box]');
+  await cnn.waitFor({ timeout: 10_000 });
+  const box = (await cnn.getAttribute('data-rf-box'))!.split(',').map(Number);
+  assert.equal(box.length, 4);
+  assert.ok(box[2] > box[0] && box[3] > box[1], `box ${box}`);
+  assert.ok(await colours(wv, '#vi-cnn') > 4, 'the CNN canvas is drawn');
+  await shot('03-vit-vs-cnn.png');
+});
+
+test('after Developer: Reload Window the panel is restored and inspected again', async () => {
+  await page.evaluate(() => ((window as unknown as { __e2eOld: boolean }).__e2eOld = true));
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill('>Developer: Reload Window');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Reload Window' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  const t = Date.now();
+  // Wait for the new document (the old one had the marker).
+  for (;;) {
+    const old = await page.evaluate(() => (window as unknown as { __e2eOld?: boolean }).__e2eOld === true).catch(() => false);
+    if (!old) break;
+    if (Date.now() - t > 30_000) throw new Error('the window did not reload');
+    await page.waitForTimeout(200);
+  }
+  await page.locator('.tab', { hasText: IMAGE_NAME }).first().waitFor({ timeout: 60_000 });
+  const wv = webview();
+  await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 60_000 });
+  log(`panel restored and painted ${Date.now() - t} ms after the reload`);
+  assert.ok(await wv.locator('#vi-predictions tr').count() >= 2);
+  await shot('04-restored.png');
+});
