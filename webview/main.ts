@@ -13,7 +13,7 @@ import { Analysis, layerMap, maskContour, maxEntropy, predictionDiff } from './l
 import { distanceChart } from './logic/chart';
 import { HeadsPainter } from './logic/colorize';
 import { cnnRfSizes, rfBoxForToken } from './logic/compare';
-import { cellAt, fitSize, isMoveKey, moveCell, patchAtPixel, patchRect, sheetLayout, tokenName, tokenToPatch } from './logic/geometry';
+import { cellAt, compactSheet, fitSize, isMoveKey, moveCell, patchAtPixel, patchRect, tokenName, tokenToPatch } from './logic/geometry';
 import type { SheetLayout } from './logic/geometry';
 import { emptyModel, handleHostMessage } from './logic/messages';
 import type { AppModel, Change } from './logic/messages';
@@ -53,6 +53,8 @@ let sheet: SheetLayout | null = null;
 let painter: HeadsPainter | null = null;
 let headsImage: ImageData | null = null;
 let headsCtx: CanvasRenderingContext2D | null = null;
+let headsSmall: HTMLCanvasElement | null = null;
+let headsSmallCtx: CanvasRenderingContext2D | null = null;
 let hoverQuery: number | null = null;
 let lastPatch = -1;
 let inspectionAt = 0;
@@ -259,12 +261,20 @@ function setupHeads(): void {
   const d = dims();
   if (!p || !d) return;
   const maxWidth = Math.max(480, Math.min(1100, (document.body.clientWidth || 1000) - 420));
-  sheet = sheetLayout(d.layers, d.heads, d.grid, maxWidth, { maxPatchPx: 5 });
+  // painted at 1 px per patch into a small buffer, shown k times larger: few pixels to touch per repaint
+  const { painted, shown } = compactSheet(d.layers, d.heads, d.grid, maxWidth);
+  sheet = shown;
   for (const c of [els.headsBg, els.heads, els.headsOv]) sizeCanvas(c, sheet.width, sheet.height);
+  els.heads.dataset.layout = [sheet.left, sheet.top, sheet.cellW, sheet.cellH, sheet.gap].join(','); // for tests: cell (l, h) is at left + h*(cellW+gap), top + l*(cellH+gap)
   headsCtx = ctx2d(els.heads);
-  headsImage = headsCtx.createImageData(sheet.width, sheet.height);
+  headsCtx.imageSmoothingEnabled = false;
+  headsCtx.globalCompositeOperation = 'copy'; // each repaint replaces the whole canvas: no clear needed
+  headsSmall = document.createElement('canvas');
+  sizeCanvas(headsSmall, painted.width, painted.height);
+  headsSmallCtx = ctx2d(headsSmall);
+  headsImage = headsSmallCtx.createImageData(painted.width, painted.height);
   const lut = packedLut(model.settings.colormap, state.showImage ? 185 : 255);
-  painter = new HeadsPainter(sheet, { attention: p.attention, tokens: d.tokens, prefix: d.prefixTokens.length, grid: d.grid }, lut, headsImage.data);
+  painter = new HeadsPainter(painted, { attention: p.attention, tokens: d.tokens, prefix: d.prefixTokens.length, grid: d.grid }, lut, headsImage.data);
   // background: labels and the image tiled under every cell (drawn once)
   const bg = ctx2d(els.headsBg);
   bg.clearRect(0, 0, sheet.width, sheet.height);
@@ -283,7 +293,7 @@ function setupHeads(): void {
   }
 }
 
-/** Repaints every head for the current query: one pass into one ImageData, one putImageData. Returns ms. */
+/** Repaints every head for the current query: one pass into one small ImageData, one put, one scaled draw. Returns ms. */
 function paintHeads(): number {
   if (!painter || !headsImage || !headsCtx) return 0;
   const t0 = performance.now();
@@ -291,7 +301,8 @@ function paintHeads(): number {
   const off = disabledSet();
   const hash = painter.paint(q, off.length ? (lh) => off.includes(lh) : () => false);
   breakdown.headsFill = performance.now() - t0;
-  headsCtx.putImageData(headsImage, 0, 0);
+  headsSmallCtx!.putImageData(headsImage, 0, 0);
+  headsCtx.drawImage(headsSmall!, 0, 0, sheet!.width, sheet!.height);
   const ms = performance.now() - t0;
   els.heads.dataset.checksum = (hash >>> 0).toString(16);
   els.heads.dataset.query = String(q);

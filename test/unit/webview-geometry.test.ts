@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cellAt, cellOrigin, fitSize, matchedCnnDepth, moveCell, moveQuery, patchAtPixel, patchCentre, patchRect, patchToToken,
+  cellAt, cellOrigin, compactSheet, fitSize, matchedCnnDepth, moveCell, moveQuery, patchAtPixel, patchCentre, patchRect, patchToToken,
   sheetLayout, tokenName, tokenToPatch,
 } from '../../webview/logic/geometry';
 import type { GridDims } from '../../webview/logic/geometry';
@@ -135,4 +135,19 @@ test('matched CNN depth and sizes', () => {
   assert.deepEqual(patchCentre(layout, 1), { x: 8, y: 8 });
   assert.deepEqual(patchCentre(layout, 196), { x: 216, y: 216 });
   assert.deepEqual(patchCentre(layout, 0), { x: 112, y: 112 });
+});
+
+test('compact sheet: painted at 1 px per patch, shown k times larger; hit-testing works on the shown layout', () => {
+  const { painted, shown, scale } = compactSheet(12, 12, [14, 14], 980);
+  assert.equal(scale, 5);
+  assert.equal(painted.patchPx, 1);
+  assert.equal(painted.gap, 1);
+  assert.equal(shown.width, painted.width * 5);
+  assert.equal(shown.cellW, 70);
+  assert.ok(shown.left >= 28 && shown.top >= 16, 'room for the labels');
+  const o = cellOrigin(shown, 3, 7);
+  assert.deepEqual(cellAt(shown, o.x + 69, o.y), { layer: 3, head: 7 });
+  assert.equal(cellAt(shown, o.x + 70, o.y), null, 'gap');
+  assert.equal(compactSheet(12, 12, [14, 14], 100).scale, 1);
+  assert.equal(compactSheet(2, 2, [2, 2], 5000).scale, 5);
 });

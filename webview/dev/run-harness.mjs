@@ -76,13 +76,15 @@ async function smoke(page) {
   await page.click('#tab-heads');
   await page.waitForTimeout(200);
   const hb = await page.locator('#vi-heads').boundingBox();
-  // the cell of layer 1, head 2: left 28 + (cellW + gap), top 16; read the layout from the canvas size
-  await page.mouse.click(hb.x + 28 + 75 + 10, hb.y + 16 + 10);
+  // the cell of layer 1, head 2, from data-layout = left,top,cellW,cellH,gap (canvas pixels, shown 1:1 here)
+  const [left, top, cellW, , gap] = (await attr('#vi-heads', 'data-layout')).split(',').map(Number);
+  const cx = hb.x + left + (cellW + gap) + 10, cy = hb.y + top + 10;
+  await page.mouse.click(cx, cy);
   await page.waitForTimeout(100);
   check('click a head enlarges it', (await attr('#vi-head-big', 'data-cell')) === '0,1');
   const c1 = await attr('#vi-heads', 'data-checksum');
   await page.keyboard.down('Control');
-  await page.mouse.click(hb.x + 28 + 75 + 10, hb.y + 16 + 10);
+  await page.mouse.click(cx, cy);
   await page.keyboard.up('Control');
   await page.waitForTimeout(100);
   check('ctrl+click switches a head off', (await attr('#vi-heads', 'data-checksum')) !== c1);

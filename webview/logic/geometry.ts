@@ -146,6 +146,25 @@ export function sheetLayout(layers: number, heads: number, grid: [number, number
   };
 }
 
+/** The same sheet scaled by k: a sheet painted at 1 px per patch and drawn k times larger (nearest neighbour). */
+export function scaleSheet(s: SheetLayout, k: number): SheetLayout {
+  return {
+    layers: s.layers, heads: s.heads, cellW: s.cellW * k, cellH: s.cellH * k, patchPx: s.patchPx * k, gap: s.gap * k,
+    left: s.left * k, top: s.top * k, width: s.width * k, height: s.height * k,
+  };
+}
+
+/**
+ * The heads sheet as painted (1 px per patch, 1 patch gaps: few pixels to fill per repaint) and as shown
+ * (k px per patch, whole-pixel scale so cells stay sharp), for a panel about maxWidth wide.
+ */
+export function compactSheet(layers: number, heads: number, grid: [number, number], maxWidth: number, labels = { left: 28, top: 16 }, maxScale = 5): { painted: SheetLayout; shown: SheetLayout; scale: number } {
+  const cols = grid[1];
+  const k = Math.max(1, Math.min(maxScale, Math.floor((maxWidth - labels.left) / (heads * (cols + 1)))));
+  const painted = sheetLayout(layers, heads, grid, Number.MAX_SAFE_INTEGER, { gap: 1, left: Math.ceil(labels.left / k), top: Math.ceil(labels.top / k), minPatchPx: 1, maxPatchPx: 1 });
+  return { painted, shown: scaleSheet(painted, k), scale: k };
+}
+
 export function cellOrigin(s: SheetLayout, layer: number, head: number): { x: number; y: number } {
   return { x: s.left + head * (s.cellW + s.gap), y: s.top + layer * (s.cellH + s.gap) };
 }
