@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { isInspectorError } from '../../src/core/errors';
-import { ProtoReader, ProtoWriter, WireType } from '../../src/core/onnx/protobuf';
+import { ProtoReader, ProtoWriter, WireType, encodeVarint } from '../../src/core/onnx/protobuf';
 import { FIXTURES, REPO } from './fixtures';
 
 export const VIT_DIR = join(FIXTURES, 'vit');
@@ -104,6 +104,22 @@ export function externalDataModel(location: string, src = vitModel('vit_hf_style
       .varint(14, 1);
   });
   return { bytes: out, tensor, data };
+}
+
+/** The fixture with one initializer's dims claiming `dims` (its data unchanged): a tensor far larger than the file. */
+export function hugeTensorModel(dims = [1_000_000, 1_000_000], src = vitModel('vit_hf_style')): Uint8Array {
+  let done = false;
+  return rewriteGraph(readFileSync(src), (g, b) => {
+    if (done || g.field !== 5 || !g.payload) return undefined;
+    done = true;
+    return new ProtoWriter().packedVarints(1, dims).raw(rewrite(b, (t) => (t.field === 1 ? null : undefined), ...g.payload));
+  });
+}
+
+/** A model whose graph field claims `claimed` bytes (4 GB by default) in a file of a few bytes. */
+export function lengthBombModel(claimed = 2 ** 32): Uint8Array {
+  // ir_version 7, then graph (field 7) of `claimed` bytes holding the start of one node named "A"
+  return Uint8Array.from([0x08, 0x07, 0x3a, ...encodeVarint(claimed), 0x0a, 0x03, 0x1a, 0x01, 0x41]);
 }
 
 /** A copy of a fixture's Hugging Face folder in `dir`/`name`, with files replaced or added. */

@@ -15,8 +15,8 @@ import { InferenceClient } from '../../src/core/inferenceClient';
 import { ProtoWriter } from '../../src/core/onnx/protobuf';
 import type { InspectRequest } from '../../src/core/workerProtocol';
 import {
-  WORKER, assertUserError, bmp, bombPng, cnnModel, corruptPng, externalDataModel, fusedAttentionModel, isAlive, modelFolder,
-  vitImage, vitModel, waitForExit,
+  WORKER, assertUserError, bmp, bombPng, cnnModel, corruptPng, externalDataModel, fusedAttentionModel, hugeTensorModel, isAlive,
+  lengthBombModel, modelFolder, rssMB, vitImage, vitModel, waitForExit,
 } from '../helpers/badInputs';
 
 const work = mkdtempSync(join(tmpdir(), 'vit-bad-inputs-'));
@@ -26,6 +26,8 @@ const FORMATS = 'Use one of: png, jpg, jpeg, webp, gif, tif, tiff, avif\\.';
 const asRoot = process.getuid?.() === 0;
 const hasFifo = process.platform !== 'win32';
 const PER_CASE_MS = 20_000;
+/** No bad input may make the inference process allocate what its header claims. */
+const CHILD_RSS_CAP_MB = 1000;
 
 let client: InferenceClient;
 let childPid = 0;
@@ -137,6 +139,10 @@ const cases: Case[] = [
       return { modelPath: w(d, 'big.onnx', big), maxModelMB: 1 };
     },
     code: 'model-too-large', message: /^big\.onnx is 2 MB, over the 1 MB limit\. Use a smaller model or raise the limit\.$/ },
+  { name: 'model: 13 bytes whose graph claims 4 GB (refused without allocating it)', setup: (d) => model(w(d, 'claims.onnx', lengthBombModel())),
+    code: 'truncated-model', message: /^claims\.onnx is truncated \(13 bytes, ends inside .+\)\. Download or export it again\.$/ },
+  { name: 'model: a weight claiming 10^12 elements (refused without allocating it)', setup: (d) => model(w(d, 'huge.onnx', hugeTensorModel())),
+    code: 'unsupported-model', message: /^onnxruntime could not load huge\.onnx: .+\. Check that the file is a complete ONNX model\.$/ },
   { name: 'model: missing file', setup: (d) => model(join(d, 'nope.onnx')),
     code: 'file-not-found', message: /^\/.*nope\.onnx does not exist\. Check the model path\.$/ },
   { name: 'model: folder without model.onnx', setup: (d) => (mkdirSync(join(d, 'empty-model')), model(join(d, 'empty-model'))),
@@ -180,6 +186,7 @@ cases.forEach((c, i) => {
     assert.deepEqual(snapshot(dir), before, 'nothing written or changed in the folder');
     assert.equal(client.pid, childPid, 'the inference process survived');
     assert.ok(isAlive(childPid));
+    assert.ok(rssMB(childPid) < CHILD_RSS_CAP_MB, `the inference process grew to ${rssMB(childPid).toFixed(0)} MB`);
   });
 });
 
