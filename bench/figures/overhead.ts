@@ -1,0 +1,214 @@
+/**
+ * Attention extraction overhead: the same model and session options, a run that returns every layer's
+ * attention probabilities and scores as [layers, heads, N, N] arrays, divided by a run that returns the
+ * logits only. All variants run interleaved in this process, each in its own session.
+ */
+import { readFileSync, rmSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { findAttention, type AttentionSite } from '../../src/core/attention';
+import * as engine from '../../src/core/engine';
+import { parseOnnx } from '../../src/core/onnx/parse';
+import { withExtraOutputs } from '../../src/core/onnx/surgery';
+import { interleave, summarize, type Interleaved, type Summary } from '../lib/stats';
+
+export const THREADS = 2;
+
+/** The engine's session options (src/core/engine.ts createSession), for the sessions built here. */
+export function sessionOptions(threads = THREADS, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: threads, graphOptimizationLevel: 'all', executionMode: 'sequential', ...extra };
+}
+
+export interface Prepared {
+  bytes: Uint8Array;
+  exposed: Uint8Array;
+  probsOnly: Uint8Array;
+  sites: AttentionSite[];
+  inputName: string;
+  logitsName: string;
+  feeds: Record<string, ort.Tensor>;
+}
+
+export function prepare(path: string): Prepared {
+  const bytes = new Uint8Array(readFileSync(path));
+  const model = parseOnnx(bytes, path);
+  const sites = findAttention(model);
+  const input = model.graph.inputs[0];
+  const dims = (input.dims ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.001) * 0.9; // deterministic, image-like range
+  return {
+    bytes,
+    exposed: withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs])),
+    probsOnly: withExtraOutputs(model, sites.map((s) => s.probs)),
+    sites,
+    inputName: input.name,
+    logitsName: model.graph.outputs.find((o) => /logits/i.test(o.name))?.name ?? model.graph.outputs[0].name,
+    feeds: { [input.name]: new ort.Tensor('float32', x, dims) },
+  };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Before this benchmark: fetch the outputs by name (onnxruntime allocates, the binding copies), then concatenate. */
+async function naiveRun(s: ort.InferenceSession, p: Prepared, names: string[], stack = true) {
+  const out = await s.run(p.feeds, [p.logitsName, ...names]);
+  if (!stack) return out;
+  const probs = concat(p.sites.map((site) => out[site.probs].data as Float32Array));
+  const scores = names.length > p.sites.length ? concat(p.sites.map((site) => out[site.scores].data as Float32Array)) : null;
+  return { logits: out[p.logitsName].data, probs, scores };
+}
+
+export interface OverheadResult {
+  model: string;
+  threads: number;
+  rounds: number;
+  /** The figure: the engine's attention run ÷ logits only. */
+  ratio: Summary;
+  times: Record<string, Summary>;
+  ratios: Record<string, Summary>;
+  variants: Record<string, string>;
+  attentionMB: number;
+  profile?: ProfileBreakdown;
+  /** Node counts by op type of onnxruntime's optimized graph (optimizedModelFilePath), without and with the extra outputs. */
+  optimized?: { logits: Record<string, number>; engine: Record<string, number>; same: boolean };
+}
+
+export const VARIANT_DOC: Record<string, string> = {
+  logits: 'original model, fetch logits only (the baseline)',
+  logitsAgain: 'a second session of the original model, logits only (A/A control: should be 1.00×)',
+  engine: "the engine's run: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/core/engine.ts runWithAttention)",
+  naive: 'before: fetch scores + probabilities by name (onnxruntime allocates each, the binding copies each into a new ArrayBuffer), then concatenate per layer',
+  naiveNoConcat: 'diagnostic: as naive, without the concatenation',
+  exposedLogitsOnly: 'diagnostic: the model with the extra outputs, fetching logits only (cost of the graph change alone)',
+  probsOnly: 'diagnostic: probabilities only (no scores), engine-style preallocated',
+};
+
+export async function measureOverhead(path: string, rounds: number, log: (s: string) => void, withProfile = true): Promise<OverheadResult> {
+  const p = prepare(path);
+  const opts = sessionOptions();
+  const plain = await ort.InferenceSession.create(p.bytes, opts);
+  const plain2 = await ort.InferenceSession.create(p.bytes, opts);
+  const exposed = await engine.createSession(p.exposed, THREADS, path);
+  const naiveSession = await ort.InferenceSession.create(p.exposed, opts);
+  const probsOnly = await ort.InferenceSession.create(p.probsOnly, opts);
+  const allNames = p.sites.flatMap((s) => [s.scores, s.probs]);
+  const check = await engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites);
+  const attentionMB = (check.attention.byteLength + check.scores.byteLength) / 2 ** 20;
+  const d = check.dims[0];
+  log(`  ${p.sites.length} attention sites of [${d.join(', ')}]: ${attentionMB.toFixed(1)} MB of scores + probabilities per run`);
+
+  const r: Interleaved = await interleave(
+    {
+      logits: () => plain.run(p.feeds, [p.logitsName]),
+      logitsAgain: () => plain2.run(p.feeds, [p.logitsName]),
+      engine: () => engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites),
+      naive: () => naiveRun(naiveSession, p, allNames),
+      naiveNoConcat: () => naiveRun(naiveSession, p, allNames, false),
+      exposedLogitsOnly: () => naiveSession.run(p.feeds, [p.logitsName]),
+      probsOnly: () => engine.runWithAttention(probsOnly, p.feeds, p.logitsName, p.sites, { scores: false }),
+    },
+    rounds,
+  );
+  const result: OverheadResult = {
+    model: path,
+    threads: THREADS,
+    rounds,
+    ratio: r.ratios.engine,
+    times: r.times,
+    ratios: r.ratios,
+    variants: VARIANT_DOC,
+    attentionMB,
+  };
+  if (withProfile) {
+    result.profile = await profileBreakdown(p, Math.min(20, rounds), log);
+    result.optimized = await optimizedGraphs(p);
+  }
+  return result;
+}
+
+/** onnxruntime's optimized graph with and without the extra outputs: were any fusions lost? */
+async function optimizedGraphs(p: Prepared): Promise<OverheadResult['optimized']> {
+  const dir = mkdtempSync(join(tmpdir(), 'vit-bench-opt-'));
+  try {
+    const counts = async (name: string, bytes: Uint8Array) => {
+      const file = join(dir, `${name}.onnx`);
+      const s = await ort.InferenceSession.create(bytes, sessionOptions(THREADS, { optimizedModelFilePath: file, logSeverityLevel: 3 }));
+      await s.release();
+      const model = parseOnnx(new Uint8Array(readFileSync(file)), file);
+      const c: Record<string, number> = {};
+      for (const n of model.graph.nodes) c[n.opType] = (c[n.opType] ?? 0) + 1;
+      return Object.fromEntries(Object.entries(c).sort());
+    };
+    const logits = await counts('logits', p.bytes);
+    const engineCounts = await counts('engine', p.exposed);
+    return { logits, engine: engineCounts, same: JSON.stringify(logits) === JSON.stringify(engineCounts) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ProfileBreakdown {
+  runs: number;
+  /** Per variant: median ms per run spent in onnxruntime's graph execution, and per op type. */
+  variants: Record<string, { wallMs: number; modelRunMs: number; outsideMs: number; byOp: Record<string, number> }>;
+}
+
+/**
+ * onnxruntime's own profiler (enableProfiling) on the baseline and on the engine's run: how much of each
+ * run is graph execution (model_run), which op types grew, and how much is outside onnxruntime (output
+ * copies in the binding and in JavaScript).
+ */
+async function profileBreakdown(p: Prepared, runs: number, log: (s: string) => void): Promise<ProfileBreakdown> {
+  const dir = mkdtempSync(join(tmpdir(), 'vit-bench-prof-'));
+  const variants: ProfileBreakdown['variants'] = {};
+  try {
+    const make = async (name: string, bytes: Uint8Array) =>
+      ort.InferenceSession.create(bytes, sessionOptions(THREADS, { enableProfiling: true, profileFilePrefix: join(dir, name) }));
+    const base = await make('logits', p.bytes);
+    const exp = await make('engine', p.exposed);
+    const walls: Record<string, number[]> = { logits: [], engine: [] };
+    for (let i = 0; i < runs + 2; i++) {
+      let t = performance.now();
+      await base.run(p.feeds, [p.logitsName]);
+      if (i >= 2) walls.logits.push(performance.now() - t);
+      t = performance.now();
+      await engine.runWithAttention(exp, p.feeds, p.logitsName, p.sites);
+      if (i >= 2) walls.engine.push(performance.now() - t);
+    }
+    base.endProfiling();
+    exp.endProfiling();
+    for (const name of ['logits', 'engine']) {
+      const file = readdirSync(dir).find((f) => f.startsWith(name) && f.endsWith('.json'));
+      if (!file) continue;
+      const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+      const runsDur = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.dur / 1000).slice(2);
+      const perRun: Record<string, number> = {};
+      for (const e of events) {
+        if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+        const op = e.args?.op_name ?? '?';
+        perRun[op] = (perRun[op] ?? 0) + e.dur / 1000;
+      }
+      const total = Math.max(1, events.filter((e) => e.cat === 'Session' && e.name === 'model_run').length);
+      const byOp = Object.fromEntries(Object.entries(perRun).map(([k, v]): [string, number] => [k, v / total]).sort((a, b) => b[1] - a[1]));
+      const wall = summarize(walls[name]).median;
+      const modelRun = summarize(runsDur).median;
+      variants[name] = { wallMs: wall, modelRunMs: modelRun, outsideMs: wall - modelRun, byOp };
+    }
+  } catch (e) {
+    log(`  profiling failed: ${(e as Error).message}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { runs, variants };
+}

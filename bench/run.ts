@@ -1,0 +1,180 @@
+/**
+ * ViT Inspector benchmarks: `npm run bench` (builds, then runs every figure and writes BENCHMARKS.md).
+ *
+ *   npm run bench                         all figures, writes BENCHMARKS.md
+ *   npm run bench -- --json               the same, and prints every figure as one JSON object (last line of stdout)
+ *   npm run bench -- --only overhead,peer some figures; writes BENCHMARKS.md only with --write
+ *   npm run bench -- --quick              few repetitions (a smoke test); writes to the temp folder unless --write
+ *   npm run bench -- --out FILE           write the Markdown elsewhere
+ *
+ * Figures: overhead, e2e, vscode, panel, preprocess, compute, memory, peer. Progress goes to stderr.
+ * Not a test: CI does not run it. Inputs (models, photo) are made on demand into the git-ignored bench/models/.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { ensureModels, ensurePhoto, ensureSgemm, type ModelName } from './lib/assets';
+import { machine, theoreticalPeak, type Machine } from './lib/machine';
+import { measureOverhead, THREADS, type OverheadResult } from './figures/overhead';
+import { measureEndToEnd, type EndToEndResult } from './figures/endToEnd';
+import { measurePanel, type PanelResult } from './figures/panel';
+import { measurePreprocess, type PreprocessResult } from './figures/preprocess';
+import { measureSgemm, readConfig, vitFlops, type SgemmResult } from './figures/compute';
+import { measureMemory, type MemoryResult } from './figures/memory';
+import { measurePeer, type PeerResult } from './figures/peer';
+import { measureVsCode, type VsCodeResult } from './figures/vscode';
+import { renderMarkdown } from './report';
+
+export const FIGURES = ['overhead', 'e2e', 'vscode', 'panel', 'preprocess', 'compute', 'memory', 'peer'] as const;
+export type Figure = (typeof FIGURES)[number];
+
+export interface Results {
+  date: string;
+  command: string;
+  quick: boolean;
+  machine: Machine;
+  threads: number;
+  peak: { theoretical: ReturnType<typeof theoreticalPeak>; sgemm?: SgemmResult };
+  models: Record<string, { path: string; config: ReturnType<typeof readConfig>; flops: ReturnType<typeof vitFlops> }>;
+  overhead?: Record<string, OverheadResult>;
+  e2e?: Record<string, EndToEndResult>;
+  vscode?: VsCodeResult;
+  panel?: PanelResult;
+  preprocess?: PreprocessResult;
+  compute?: { sgemm: SgemmResult; models: Record<string, { flops: number; logitsMs: number; attentionMs: number; gflopsLogits: number; gflopsAttention: number }> };
+  memory?: MemoryResult;
+  peer?: Record<string, PeerResult>;
+  errors: Record<string, string>;
+  durationS: number;
+}
+
+const root = resolve(__dirname, '..');
+
+function parseArgs(argv: string[]) {
+  const flags = { json: false, quick: false, write: false, only: [...FIGURES] as Figure[], out: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') flags.json = true;
+    else if (a === '--quick') flags.quick = true;
+    else if (a === '--write') flags.write = true;
+    else if (a === '--out') flags.out = argv[++i];
+    else if (a === '--only') {
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      const bad = names.filter((n) => !(FIGURES as readonly string[]).includes(n));
+      if (bad.length || names.length === 0) throw new Error(`--only takes a comma-separated list of: ${FIGURES.join(', ')}`);
+      flags.only = names as Figure[];
+    } else throw new Error(`Unknown argument ${a}. Usage: npm run bench -- [--json] [--only ${FIGURES.join(',')}] [--quick] [--write] [--out FILE]`);
+  }
+  return flags;
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const flags = parseArgs(argv);
+  const q = flags.quick;
+  const t0 = performance.now();
+  const modelsDir = join(root, 'bench', 'models');
+  const m = machine(root);
+  log(`ViT Inspector benchmarks on ${m.cpu}, ${m.logicalCpus} CPUs, load average ${m.loadAverage.map((v) => v.toFixed(2)).join(' ')}`);
+  if (m.loadAverage[0] > 0.5 * m.logicalCpus) log(`warning: the machine is busy (load ${m.loadAverage[0].toFixed(2)}); figures will be noisy`);
+
+  const paths = ensureModels(root, modelsDir, log);
+  const photo = await ensurePhoto(modelsDir);
+  const results: Results = {
+    date: new Date().toISOString(),
+    command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    quick: q,
+    machine: m,
+    threads: THREADS,
+    peak: { theoretical: theoreticalPeak(m) },
+    models: {},
+    errors: {},
+    durationS: 0,
+  };
+  for (const [name, path] of Object.entries(paths)) {
+    const config = readConfig(path);
+    results.models[name] = { path: relative(root, path), config, flops: vitFlops(config) };
+  }
+  const want = (f: Figure) => flags.only.includes(f);
+  const step = async (f: Figure, fn: () => Promise<void>) => {
+    if (!want(f)) return;
+    log(`\n== ${f}`);
+    const s = performance.now();
+    try {
+      await fn();
+    } catch (e) {
+      results.errors[f] = (e as Error).message.split('\n').slice(0, 3).join(' ');
+      log(`  ${f} failed: ${(e as Error).stack}`);
+    }
+    log(`  (${((performance.now() - s) / 1000).toFixed(0)} s)`);
+  };
+
+  await step('overhead', async () => {
+    results.overhead = {};
+    for (const name of ['vit_s16', 'vit_b16'] as ModelName[]) {
+      log(`  ${name}`);
+      results.overhead[name] = await measureOverhead(paths[name], q ? 3 : name === 'vit_s16' ? 40 : 20, log);
+      const r = results.overhead[name];
+      log(`  ${name}: engine ${r.ratio.median.toFixed(3)}× (naive ${r.ratios.naive.median.toFixed(3)}×, A/A ${r.ratios.logitsAgain.median.toFixed(3)}×)`);
+    }
+  });
+  await step('peer', async () => {
+    results.peer = {};
+    for (const name of ['vit_s16', 'vit_b16'] as ModelName[]) {
+      results.peer[name] = await measurePeer(root, paths[name], q ? 3 : name === 'vit_s16' ? 30 : 15);
+      log(`  ${name}: PyTorch / onnxruntime ${results.peer[name].r.ratios.pytorch.median.toFixed(2)}×`);
+    }
+  });
+  await step('compute', async () => {
+    const sgemm = await measureSgemm(ensureSgemm(root, modelsDir, 2048, log), 2048, q ? 3 : 12);
+    results.peak.sgemm = sgemm;
+    const models: NonNullable<Results['compute']>['models'] = {};
+    for (const name of ['vit_s16', 'vit_b16'] as ModelName[]) {
+      let ov = results.overhead?.[name];
+      if (!ov) ov = await measureOverhead(paths[name], q ? 3 : 10, log, false);
+      const flops = results.models[name].flops.flops;
+      const logitsMs = ov.times.logits.median;
+      const attentionMs = ov.times.engine.median;
+      models[name] = { flops, logitsMs, attentionMs, gflopsLogits: flops / (logitsMs * 1e6), gflopsAttention: flops / (attentionMs * 1e6) };
+    }
+    results.compute = { sgemm, models };
+    log(`  SGEMM 2048: ${sgemm.gflops.toFixed(1)} GFLOP/s; ViT-B ${models.vit_b16.gflopsLogits.toFixed(1)} GFLOP/s`);
+  });
+  await step('preprocess', async () => {
+    results.preprocess = await measurePreprocess(photo, q ? 3 : 30);
+    log(`  12 MP JPEG → tensor: ${results.preprocess.r.times.engine.median.toFixed(1)} ms`);
+  });
+  await step('e2e', async () => {
+    results.e2e = {};
+    for (const name of ['vit_s16', 'vit_b16'] as ModelName[]) {
+      results.e2e[name] = await measureEndToEnd(root, paths[name], photo, q ? 2 : name === 'vit_s16' ? 10 : 8, q ? 2 : 10, THREADS, log);
+      log(`  ${name}: CLI cold / bare ${results.e2e[name].cold.ratios.cli.median.toFixed(2)}×, warm ${results.e2e[name].warm.median.toFixed(0)} ms`);
+    }
+  });
+  await step('memory', async () => {
+    results.memory = await measureMemory(root, paths.vit_b16, photo, q ? 1 : 3, THREADS);
+    log(`  ViT-B/16 peak RSS ${results.memory.peakRssMB.median.toFixed(0)} MB`);
+  });
+  await step('panel', async () => {
+    results.panel = await measurePanel(root, process.env.CHROMIUM ?? '/usr/bin/chromium', q ? 30 : 300, q ? 5 : 30);
+    log(`  moveQuery p95 ${results.panel.moveMs.p95.toFixed(2)} ms`);
+  });
+  await step('vscode', async () => {
+    results.vscode = await measureVsCode(root, paths.vit_s16, photo, log);
+  });
+
+  results.durationS = (performance.now() - t0) / 1000;
+  const md = renderMarkdown(results, root);
+  const partial = flags.only.length < FIGURES.length;
+  const out = flags.out ? resolve(flags.out) : (q || partial) && !flags.write ? join(tmpdir(), 'BENCHMARKS.md') : join(root, 'BENCHMARKS.md');
+  writeFileSync(out, md);
+  log(`\nwrote ${out} (${results.durationS.toFixed(0)} s)`);
+  if (flags.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+}
+
+main().catch((e) => {
+  log(`bench failed: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});
