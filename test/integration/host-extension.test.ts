@@ -185,6 +185,36 @@ describe('extension host under a fake vscode', () => {
     assert.ok(statSync(join(out, 'report.json')).mtimeMs > mtime, 'overwritten after yes');
   });
 
+  test('Select Model… (a folder) sets the user setting, remembers it and offers it next time', async () => {
+    setConfig('model', {});
+    fake.quickPick = (items) => items.find((i) => i.label.includes('Choose a model folder'));
+    fake.openDialog.push([Uri.file(VIT)]);
+    await fake.commands.get('vitInspector.selectModel')!();
+    assert.equal(fake.config.get('vitInspector.model')!.globalValue, VIT);
+    assert.deepEqual(fake.globalState.get('vitInspector.recentModels'), [VIT]);
+    fake.quickPick = (items) => items.find((i) => i.description === join(FIXTURES, 'vit'));
+    await fake.commands.get('vitInspector.selectModel')!();
+    const shown = fake.quickPicks.at(-1)!.map((i) => i.label);
+    assert.ok(shown.some((l) => l.includes('Embedded default')), shown.join(' | '));
+    assert.ok(shown.some((l) => l.includes('$(check) vit_hf_style')), 'the current model is marked');
+    fake.quickPick = (items) => items.find((i) => i.label.includes('Embedded default'));
+    await fake.commands.get('vitInspector.selectModel')!();
+    assert.equal(fake.config.get('vitInspector.model')!.globalValue, '');
+    fake.quickPick = () => undefined;
+    setConfig('model', { globalValue: VIT });
+  });
+
+  test('Show Model Summary without a panel reads the model and opens a Markdown summary', async () => {
+    for (const p of fake.panels) p.dispose();
+    await fake.commands.get('vitInspector.showSummary')!();
+    const doc = fake.documents.at(-1)!;
+    assert.equal(doc.language, 'markdown');
+    assert.match(doc.content!, /^# vit_hf_style/);
+    assert.match(doc.content!, /\| Layers \| 3 \|/);
+    assert.match(doc.content!, /\| Heads per layer \| 4 \|/);
+    assert.match(doc.content!, /17 \(cls \+ 4×4 patches\)/);
+  });
+
   test('restricted mode: the workspace model is ignored with a warning, the user model loads', async () => {
     for (const p of fake.panels) p.dispose();
     fake.trusted = false;

@@ -118,6 +118,10 @@ export const fake = {
   log: [] as string[],
   progress: [] as { title: string; location: number; cancellable: boolean }[],
   openDialog: [] as (Uri[] | undefined)[],
+  /** Chooses from a quick pick (undefined = dismissed); the items shown are kept in quickPicks. */
+  quickPick: (_items: { label: string; description?: string }[]) => undefined as unknown,
+  quickPicks: [] as { label: string; description?: string }[][],
+  documents: [] as { language?: string; content?: string }[],
   globalState: new Map<string, unknown>(),
   configChanged: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
   trustGranted: new EventEmitter<void>(),
@@ -192,8 +196,9 @@ export const window = {
   async showOpenDialog() {
     return fake.openDialog.shift();
   },
-  async showQuickPick() {
-    return undefined;
+  async showQuickPick(items: { label: string; description?: string }[]) {
+    fake.quickPicks.push(items);
+    return fake.quickPick(items);
   },
   async showTextDocument() {
     return undefined;
@@ -216,7 +221,8 @@ export const workspace = {
   workspaceFolders: undefined,
   onDidChangeConfiguration: fake.configChanged.event,
   onDidGrantWorkspaceTrust: fake.trustGranted.event,
-  async openTextDocument(o: unknown) {
+  async openTextDocument(o: { language?: string; content?: string }) {
+    fake.documents.push(o);
     return o;
   },
 };
