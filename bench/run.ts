@@ -22,7 +22,7 @@ import { measurePreprocess, type PreprocessResult } from './figures/preprocess';
 import { measureSgemm, readConfig, vitFlops, type SgemmResult } from './figures/compute';
 import { measureMemory, type MemoryResult } from './figures/memory';
 import { measurePeer, type PeerResult } from './figures/peer';
-import { measureVsCode, type VsCodeResult } from './figures/vscode';
+import { measureVsCode, mirroredCopy, type VsCodeResult } from './figures/vscode';
 import { renderMarkdown } from './report';
 
 export const FIGURES = ['overhead', 'e2e', 'vscode', 'panel', 'preprocess', 'compute', 'memory', 'peer'] as const;
@@ -162,7 +162,9 @@ async function main() {
     log(`  moveQuery p95 ${results.panel.moveMs.p95.toFixed(2)} ms`);
   });
   await step('vscode', async () => {
-    results.vscode = await measureVsCode(root, paths.vit_s16, photo, log);
+    const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
+    results.vscode = await measureVsCode(root, paths.vit_s16, [photo, await mirroredCopy(photo)], q ? 1 : 3, chromium, log);
+    if (results.vscode.coldMs) log(`  image → first heatmap in VS Code: cold ${results.vscode.coldMs.median.toFixed(0)} ms`);
   });
 
   results.durationS = (performance.now() - t0) / 1000;

@@ -1,26 +1,126 @@
 /**
- * Image to first heatmap painted in real VS Code. This needs the project's real-VS-Code end-to-end setup
- * (scripts/setup-e2e.sh installs code-server into .e2e/; test/e2e drives it with playwright-core). The
- * figure is measured only where that setup offers a driver for it; otherwise the reason is reported.
+ * Image to first heatmap painted in real VS Code, with the project's end-to-end setup (test/e2e/codeServer.ts:
+ * scripts/setup-e2e.sh's code-server 4.100.3, the packaged VSIX, headless Chromium through playwright-core).
+ * A fresh VS Code window per session; the workspace holds two 12 MP JPEGs and the settings point
+ * vitInspector.model at the benchmark ViT. Timed from the click on the explorer's "Inspect Attention" to the
+ * webview's heads sheet painted: first the cold case (the extension's first inspection starts the inference
+ * process and loads the model), then, in the same window, the second photo (warm: process and session up).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { prepare, startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
+import { CHROMIUM_ARGS } from './panel';
+import { summarize, type Summary } from '../lib/stats';
 
 export interface VsCodeResult {
   measured: boolean;
   reason: string;
+  sessions: number;
+  coldMs?: Summary; // first inspection in a fresh window: click → heads painted
+  warmMs?: Summary; // second photo in the same window
+  workbenchMs?: Summary; // page load → explorer shows the files (context, not part of the figure)
+  vsix?: string;
 }
 
-export async function measureVsCode(root: string, _model: string, _image: string, log: (s: string) => void): Promise<VsCodeResult> {
-  const e2eDir = join(root, 'test', 'e2e');
-  const tests = existsSync(e2eDir) ? readdirSync(e2eDir).filter((f) => f.endsWith('.ts')) : [];
-  const codeServer = existsSync(join(root, '.e2e', 'code-server'));
-  const driver = tests.find((f) => /driver|harness|session|codeServer/i.test(f));
-  let reason: string;
-  if (tests.length === 0) reason = 'test/e2e has no end-to-end suite yet (scripts/setup-e2e.sh exists, but nothing drives VS Code through it)';
-  else if (!driver) reason = `test/e2e (${tests.join(', ')}) has no reusable driver module that opens the panel on an image from outside a test`;
-  else if (!codeServer) reason = 'code-server is not installed: run npm run setup:e2e first';
-  else reason = `a driver exists (test/e2e/${driver}) but this benchmark does not use it yet`;
-  log(`  not measured: ${reason}`);
-  return { measured: false, reason };
+type Page = import('playwright-core').Page;
+type FrameLocator = import('playwright-core').FrameLocator;
+
+async function menuEntry(page: Page, file: string, entry: string) {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first();
+  const item = page.locator('.context-view .action-label', { hasText: entry }).first();
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    await row.click({ button: 'right' });
+    if (await item.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return item;
+    await page.keyboard.press('Escape');
+    if (Date.now() > deadline) throw new Error(`"${entry}" never appeared in the context menu of ${file}`);
+    await page.waitForTimeout(1000);
+  }
+}
+
+function webview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview').last().frameLocator('#active-frame');
+}
+
+/** Right-click → Inspect Attention on `file`; ms from the click until the heads sheet is painted (checksum ≠ `previous`). */
+async function inspect(page: Page, file: string, previous: string): Promise<{ ms: number; checksum: string }> {
+  const item = await menuEntry(page, file, 'Inspect Attention');
+  await item.hover();
+  const t0 = Date.now();
+  await item.click();
+  if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter'); // a swallowed click
+  await page.locator('.tab', { hasText: file }).first().waitFor({ timeout: 60_000 });
+  const wv = webview(page);
+  await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 180_000 });
+  const heads = previous ? wv.locator(`#vi-heads[data-checksum]:not([data-checksum="${previous}"])`) : wv.locator('#vi-heads[data-checksum]');
+  await heads.waitFor({ state: 'attached', timeout: 180_000 });
+  const ms = Date.now() - t0;
+  return { ms, checksum: (await heads.getAttribute('data-checksum')) ?? '' };
+}
+
+export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void): Promise<VsCodeResult> {
+  let vsix: string;
+  try {
+    vsix = prepare();
+  } catch (e) {
+    const reason = `the real-VS-Code setup failed (${(e as Error).message.split('\n')[0]})`;
+    log(`  not measured: ${reason}`);
+    return { measured: false, reason, sessions: 0 };
+  }
+  const { chromium: pw } = (await import('playwright-core')) as typeof import('playwright-core');
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const workbench: number[] = [];
+  for (let s = 0; s < sessions; s++) {
+    let server: CodeServer | undefined;
+    const browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_ARGS });
+    try {
+      server = await startCodeServer({
+        vsix,
+        files: { 'photo1.jpg': readFileSync(photos[0]), 'photo2.jpg': readFileSync(photos[1]) },
+        userSettings: { 'vitInspector.model': model, 'vitInspector.threads': 2 },
+      });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const t = Date.now();
+      await page.goto(server.url);
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'photo2.jpg' }).waitFor({ timeout: 120_000 });
+      workbench.push(Date.now() - t);
+      const first = await inspect(page, 'photo1.jpg', '');
+      cold.push(first.ms);
+      log(`  session ${s + 1}: cold ${first.ms} ms`);
+      const second = await inspect(page, 'photo2.jpg', first.checksum).catch((e) => {
+        log(`  warm inspection failed: ${(e as Error).message.split('\n')[0]}`);
+        return null;
+      });
+      if (second) {
+        warm.push(second.ms);
+        log(`  session ${s + 1}: warm ${second.ms} ms`);
+      }
+      if (s === 0) await page.screenshot({ path: join(root, 'test-output', 'bench-vscode.png') }).catch(() => undefined);
+    } finally {
+      await browser.close().catch(() => undefined);
+      await server?.stop();
+    }
+  }
+  return {
+    measured: cold.length > 0,
+    reason: '',
+    sessions,
+    coldMs: summarize(cold),
+    warmMs: warm.length ? summarize(warm) : undefined,
+    workbenchMs: summarize(workbench),
+    vsix,
+  };
+}
+
+/** A second, different 12 MP photo for the warm inspection (the first one mirrored). */
+export async function mirroredCopy(photo: string): Promise<string> {
+  const out = photo.replace(/\.jpg$/, '_mirrored.jpg');
+  const sharp = (await import('sharp')).default;
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(out)) {
+    await sharp(photo).flop().jpeg({ quality: 90 }).toFile(`${out}.tmp`);
+    copyFileSync(`${out}.tmp`, out);
+  }
+  return out;
 }
