@@ -92,10 +92,17 @@ export function renderMarkdown(r: Results, root: string): string {
     );
     for (const [name, o] of Object.entries(r.overhead)) {
       p(`### ${label(name)} — ${ratio(o.ratio)} (${ratioSpread(o.ratio)}); target ≤ ${TARGET.overhead}×: ${met(o.ratio.median <= TARGET.overhead)}`, '');
-      p(`${f1(o.attentionMB)} MB of scores + probabilities per run.`, '', '| variant | what it does | time per run | ÷ logits only |', '| --- | --- | --- | --- |');
+      p(
+        `${f1(o.attentionMB)} MB of scores + probabilities per run. Page faults and CPU time (all threads of the process, user + system) are per run, from process.resourceUsage() around each run.`,
+        '',
+        '| variant | what it does | time per run | ÷ logits only | minor page faults | CPU ms (system) |',
+        '| --- | --- | --- | --- | --- | --- |',
+      );
       for (const [v, t] of Object.entries(o.times)) {
         const rr = o.ratios[v];
-        p(`| ${v} | ${VARIANT_DOC[v] ?? ''} | ${ms(t)} (${spread(t)}) | ${rr ? `${ratio(rr)} (${ratioSpread(rr)})` : '1 (baseline)'} |`);
+        const u = o.resources?.[v];
+        const res = u ? `${f1(u.minorFaults / u.runs, 0)} | ${f1(u.cpuMs / u.runs)} (${f1(u.sysMs / u.runs, 1)})` : ' | ';
+        p(`| ${v} | ${VARIANT_DOC[v] ?? ''} | ${ms(t)} (${spread(t)}) | ${rr ? `${ratio(rr)} (${ratioSpread(rr)})` : '1 (baseline)'} | ${res} |`);
       }
       p('');
       const prof = o.profile?.variants;

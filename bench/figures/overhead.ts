@@ -69,6 +69,46 @@ async function naiveRun(s: ort.InferenceSession, p: Prepared, names: string[], s
   return { logits: out[p.logitsName].data, probs, scores };
 }
 
+/** The engine's preallocated run with another allocator for the stacked arrays (diagnostics). */
+async function preallocRun(s: ort.InferenceSession, p: Prepared, alloc: (n: number) => Float32Array) {
+  const shapes = new Map(s.outputMetadata.map((m) => [m.name, m.isTensor ? (m.shape as number[]) : []]));
+  const per = p.sites.map((site) => shapes.get(site.probs)!.reduce((a, b) => a * b, 1));
+  const total = per.reduce((a, b) => a + b, 0);
+  const probs = alloc(total);
+  const scores = alloc(total);
+  const fetches: Record<string, ort.Tensor | null> = { [p.logitsName]: null };
+  let o = 0;
+  p.sites.forEach((site, i) => {
+    fetches[site.probs] = new ort.Tensor('float32', probs.subarray(o, o + per[i]), shapes.get(site.probs)!);
+    fetches[site.scores] = new ort.Tensor('float32', scores.subarray(o, o + per[i]), shapes.get(site.scores)!);
+    o += per[i];
+  });
+  await s.run(p.feeds, fetches);
+  return { probs, scores };
+}
+
+/** Per variant: minor page faults and CPU time (all threads of this process) per run. */
+export type ResourceUse = Record<string, { minorFaults: number; cpuMs: number; sysMs: number; runs: number }>;
+
+function metered(variants: Record<string, () => Promise<unknown>>, use: ResourceUse): Record<string, () => Promise<unknown>> {
+  return Object.fromEntries(
+    Object.entries(variants).map(([name, fn]) => [
+      name,
+      async () => {
+        const r0 = process.resourceUsage();
+        const out = await fn();
+        const r1 = process.resourceUsage();
+        const u = (use[name] ??= { minorFaults: 0, cpuMs: 0, sysMs: 0, runs: 0 });
+        u.minorFaults += r1.minorPageFault - r0.minorPageFault;
+        u.cpuMs += (r1.userCPUTime - r0.userCPUTime + r1.systemCPUTime - r0.systemCPUTime) / 1000;
+        u.sysMs += (r1.systemCPUTime - r0.systemCPUTime) / 1000;
+        u.runs++;
+        return out;
+      },
+    ]),
+  );
+}
+
 export interface OverheadResult {
   model: string;
   threads: number;
@@ -79,6 +119,8 @@ export interface OverheadResult {
   ratios: Record<string, Summary>;
   variants: Record<string, string>;
   attentionMB: number;
+  /** Per run, averaged over all rounds (warm-up included). */
+  resources: ResourceUse;
   profile?: ProfileBreakdown;
   /** Node counts by op type of onnxruntime's optimized graph (optimizedModelFilePath), without and with the extra outputs. */
   optimized?: { logits: Record<string, number>; engine: Record<string, number>; same: boolean };
@@ -92,6 +134,8 @@ export const VARIANT_DOC: Record<string, string> = {
   naiveNoConcat: 'diagnostic: as naive, without the concatenation',
   exposedLogitsOnly: 'diagnostic: the model with the extra outputs, fetching logits only (cost of the graph change alone)',
   probsOnly: 'diagnostic: probabilities only (no scores), engine-style preallocated',
+  preallocZeroed: 'diagnostic: as the engine, but the stacked arrays are zero-filled `new Float32Array(n)` (calloc)',
+  preallocReused: 'diagnostic: as the engine, but the same stacked arrays every run (the floor of preallocation; not safe for callers that keep results)',
 };
 
 export async function measureOverhead(path: string, rounds: number, log: (s: string) => void, withProfile = true): Promise<OverheadResult> {
@@ -108,8 +152,11 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
   const d = check.dims[0];
   log(`  ${p.sites.length} attention sites of [${d.join(', ')}]: ${attentionMB.toFixed(1)} MB of scores + probabilities per run`);
 
+  const pool: Float32Array[] = []; // preallocReused: the probabilities' and the scores' arrays, allocated once
+  let calls = 0;
+  const resources: ResourceUse = {};
   const r: Interleaved = await interleave(
-    {
+    metered({
       logits: () => plain.run(p.feeds, [p.logitsName]),
       logitsAgain: () => plain2.run(p.feeds, [p.logitsName]),
       engine: () => engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites),
@@ -117,7 +164,9 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
       naiveNoConcat: () => naiveRun(naiveSession, p, allNames, false),
       exposedLogitsOnly: () => naiveSession.run(p.feeds, [p.logitsName]),
       probsOnly: () => engine.runWithAttention(probsOnly, p.feeds, p.logitsName, p.sites, { scores: false }),
-    },
+      preallocZeroed: () => preallocRun(naiveSession, p, (n) => new Float32Array(n)),
+      preallocReused: () => preallocRun(naiveSession, p, (n) => (pool[calls++ % 2] ??= new Float32Array(n))),
+    }, resources),
     rounds,
   );
   const result: OverheadResult = {
@@ -129,6 +178,7 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
     ratios: r.ratios,
     variants: VARIANT_DOC,
     attentionMB,
+    resources,
   };
   if (withProfile) {
     result.profile = await profileBreakdown(p, Math.min(20, rounds), log);
