@@ -1,0 +1,1 @@
+export function readZipEntries(file: string, wanted: (name: string) => boolean): Map<string, Buffer>;
