@@ -69,9 +69,12 @@ export async function interleaveMeasured(variants: Record<string, () => Promise<
   return { times, ratios, rounds };
 }
 
-/** Round r: the list rotated by r, reversed on odd rounds (A B C, C B A... shifted): ABBA-like balance. */
-function rotate<T>(xs: T[], r: number): T[] {
-  const k = r % xs.length;
+/**
+ * Round r: the list rotated by ⌊r/2⌋ and reversed on odd rounds, so every variant runs first and last
+ * equally often and follows different neighbours (two variants: A B, B A, B A, A B, ...).
+ */
+export function rotate<T>(xs: T[], r: number): T[] {
+  const k = Math.floor(r / 2) % xs.length;
   const rot = [...xs.slice(k), ...xs.slice(0, k)];
   return r % 2 === 1 ? rot.reverse() : rot;
 }
