@@ -6,7 +6,7 @@
  * webview's heads sheet painted: first the cold case (the extension's first inspection starts the inference
  * process and loads the model), then, in the same window, the second photo (warm: process and session up).
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepare, startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
 import { CHROMIUM_ARGS } from './panel';
@@ -120,7 +120,7 @@ export async function mirroredCopy(photo: string): Promise<string> {
   const { existsSync } = await import('node:fs');
   if (!existsSync(out)) {
     await sharp(photo).flop().jpeg({ quality: 90 }).toFile(`${out}.tmp`);
-    copyFileSync(`${out}.tmp`, out);
+    renameSync(`${out}.tmp`, out);
   }
   return out;
 }
