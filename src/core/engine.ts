@@ -141,7 +141,7 @@ export class Engine {
       feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      return await runWithAttention(session, feeds, loaded.logitsName, loaded.sites);
+      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites));
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       throw new InspectorError('inference-failed', `onnxruntime could not run ${loaded.source.name}: ${firstLine(e)}. Check that the model takes a [1, 3, H, W] image.`);
@@ -240,6 +240,33 @@ function checkFeed(loaded: LoadedModel, input: Float32Array): void {
   if (dims && typeof dims[1] === 'number' && dims[1] !== 3) {
     throw new InspectorError('unsupported-model', `${loaded.source.name} takes ${dims[1]} channels; ViT Inspector feeds RGB (3).`);
   }
+}
+
+/**
+ * Drops attention-pooling softmaxes: a learned probe (SigLIP's MAP head, timm's global_pool='map') or the
+ * class token alone (CaiT's class-attention) attending over the tokens gives [B, H, Q, N] with Q ≠ N. Those
+ * are not self-attention between the tokens, so they are left out of the layers (with a note), as long as
+ * some square [B, H, N, N] softmaxes remain. Decided on the first run, from the shapes onnxruntime returns;
+ * later runs (and the key-mask session) use the remaining sites only.
+ */
+function withoutPoolingSites(loaded: LoadedModel, run: AttentionRun): AttentionRun {
+  const square = run.dims.map((d) => d.length >= 3 && d[d.length - 1] === d[d.length - 2]);
+  if (square.every(Boolean) || !square.some(Boolean)) return run;
+  const sizes = run.dims.map((d) => d.reduce((a, b) => a * b, 1));
+  const keep = (a: Float32Array) => {
+    if (a.length === 0) return a;
+    const parts: Float32Array[] = [];
+    let offset = 0;
+    sizes.forEach((n, i) => {
+      if (square[i]) parts.push(a.subarray(offset, offset + n));
+      offset += n;
+    });
+    return concat(parts);
+  };
+  const dropped = loaded.sites.map((s, i) => (square[i] ? '' : `${s.node} [${run.dims[i].join(', ')}]`)).filter(Boolean);
+  loaded.notes.push(`Left out ${dropped.length} attention-pooling softmax${dropped.length > 1 ? 'es' : ''} (${dropped.join('; ')}): its queries are not the tokens`);
+  loaded.sites = loaded.sites.filter((_, i) => square[i]);
+  return { outputs: run.outputs, attention: keep(run.attention), scores: keep(run.scores), dims: run.dims.filter((_, i) => square[i]) };
 }
 
 function headsTokens(loaded: LoadedModel, outputs: AttentionRun): [number, number] {
