@@ -4,6 +4,7 @@
  * One cached onnxruntime session per model (and one more with the key mask, made on first use).
  */
 import { promises as fsp, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from './attention';
@@ -13,6 +14,7 @@ import { tokenLayout } from './layout';
 import { resolveModelSource, type ModelSource } from './modelSource';
 import { ElemType, type OnnxModel } from './onnx/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
+import { ProtoReader } from './onnx/protobuf';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toInputTensor } from './preprocess';
 import { receptiveFields } from './receptiveField';
@@ -96,9 +98,10 @@ export class Engine {
     if (cached) await this.evict(key);
     progress('Loading the model…');
     const source = await resolveModelSource(modelPath, { maxModelMB });
-    const model = parseOnnx(source.bytes, source.name);
+    let model = parseOnnx(source.bytes, source.name);
     const modelDir = dirname(source.onnxPath);
     checkExternalData(model, modelDir, source.name, maxModelMB);
+    if (hasLocalFunctions(model.bytes)) model = parseOnnx(await inlineLocalFunctions(model.bytes, source.name, modelDir), source.name);
     const sites = findAttention(model);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
@@ -215,6 +218,43 @@ export async function createSession(bytes: Uint8Array, threads: number, name: st
     return await ort.InferenceSession.create(bytes, options);
   } catch (e) {
     throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
+  }
+}
+
+/** Whether ModelProto.functions (field 25) is present: model-local functions, as torch's dynamo exporter writes. */
+function hasLocalFunctions(bytes: Uint8Array): boolean {
+  try {
+    const r = new ProtoReader(bytes);
+    while (!r.done) {
+      const t = r.tag();
+      if (t.field === 25) return true;
+      r.skip(t.wire);
+    }
+  } catch {
+    // parseOnnx has read the model already; anything odd here just means no inlining.
+  }
+  return false;
+}
+
+/**
+ * The model with its local functions inlined, as onnxruntime itself inlines them when it loads a model
+ * (with graph optimisations off, nothing else changes). Exporters that wrap each module in a function
+ * (torch.onnx.dynamo_export: one function per nn.Module) hide the attention softmaxes, and the patch Conv,
+ * inside function bodies, where they can neither be found nor made graph outputs.
+ */
+async function inlineLocalFunctions(bytes: Uint8Array, name: string, modelDir: string): Promise<Uint8Array> {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'vit-inspector-inline-'));
+  const file = join(dir, 'inlined.onnx');
+  try {
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'disabled', optimizedModelFilePath: file };
+    options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
+    const session = await ort.InferenceSession.create(bytes, options).catch((e) => {
+      throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
+    });
+    await session.release();
+    return new Uint8Array(await fsp.readFile(file));
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
   }
 }
 
