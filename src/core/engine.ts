@@ -108,7 +108,7 @@ export class Engine {
     if (input.elemType !== ElemType.FLOAT) {
       throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
     }
-    const logitsName = pickLogits(model);
+    const logitsName = pickLogits(model, sites);
     const modelHW = staticHW(input.dims);
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
     const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
@@ -258,10 +258,15 @@ async function inlineLocalFunctions(bytes: Uint8Array, name: string, modelDir: s
   }
 }
 
-/** The classifier output: 'logits' if named so, else the first output. */
-function pickLogits(model: OnnxModel): string {
+/**
+ * The classifier output: one named exactly 'logits', else one whose name holds 'logits' (the first: HF's
+ * distilled DeiT has logits, cls_logits, distillation_logits), else the first output that is not an attention
+ * softmax's input or output (graphs exported with their attentions as outputs may list those first).
+ */
+function pickLogits(model: OnnxModel, sites: AttentionSite[]): string {
   const outs = model.graph.outputs;
-  return (outs.find((o) => /logits/i.test(o.name)) ?? outs[0]).name;
+  const attention = new Set(sites.flatMap((s) => [s.scores, s.probs]));
+  return (outs.find((o) => o.name === 'logits') ?? outs.find((o) => /logits/i.test(o.name)) ?? outs.find((o) => !attention.has(o.name)) ?? outs[0]).name;
 }
 
 function staticHW(dims: (number | string | null)[] | null): [number, number] | null {
