@@ -16,7 +16,7 @@ import { ElemType, type OnnxModel } from './onnx/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { ProtoReader } from './onnx/protobuf';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
-import { preprocessingFrom, toInputTensor } from './preprocess';
+import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from './receptiveField';
 import type { Inspection, ModelSummary, Prediction, Preprocessing, ReceptiveFieldReport } from './types';
 import type { InspectRequest } from './workerProtocol';
@@ -32,6 +32,7 @@ interface LoadedModel {
   model: OnnxModel;
   sites: AttentionSite[];
   inputName: string;
+  channelsLast: boolean; // the input is NHWC [1, H, W, 3] (TensorFlow/Keras exports) rather than NCHW
   logitsName: string;
   prep: Preprocessing;
   notes: string[];
@@ -113,7 +114,8 @@ export class Engine {
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
     const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
     const session = await createSession(exposed, threads, source.name, modelDir);
-    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, logitsName, prep, notes, threads, session };
+    const channelsLast = isChannelsLast(input.dims);
+    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, logitsName, prep, notes, threads, session };
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -133,8 +135,9 @@ export class Engine {
 
   private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
     const [h, w] = loaded.prep.size;
-    const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: new ort.Tensor('float32', input, [1, 3, h, w]) };
     checkFeed(loaded, input);
+    const pixels = loaded.channelsLast ? new ort.Tensor('float32', toChannelsLast(input, h, w), [1, h, w, 3]) : new ort.Tensor('float32', input, [1, 3, h, w]);
+    const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: pixels };
     let session = loaded.session;
     if (masked.length > 0) {
       const n = loaded.summary!.tokens;
@@ -269,9 +272,14 @@ function pickLogits(model: OnnxModel, sites: AttentionSite[]): string {
   return (outs.find((o) => o.name === 'logits') ?? outs.find((o) => /logits/i.test(o.name)) ?? outs.find((o) => !attention.has(o.name)) ?? outs[0]).name;
 }
 
+/** NHWC: a 4-D input whose last axis is 3 and whose axis 1 is not (TensorFlow/Keras models via tf2onnx). */
+function isChannelsLast(dims: (number | string | null)[] | null): boolean {
+  return !!dims && dims.length === 4 && dims[3] === 3 && dims[1] !== 3;
+}
+
 function staticHW(dims: (number | string | null)[] | null): [number, number] | null {
   if (!dims || dims.length !== 4) return null;
-  const [, , h, w] = dims;
+  const [h, w] = isChannelsLast(dims) ? dims.slice(1, 3) : dims.slice(2);
   return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
 }
 
@@ -282,8 +290,9 @@ function checkFeed(loaded: LoadedModel, input: Float32Array): void {
   }
   const dims = loaded.model.graph.inputs[0].dims;
   if (dims && dims.length !== 4) throw new InspectorError('unsupported-model', `${loaded.source.name} takes a ${dims.length}-D input, not an NCHW image.`);
-  if (dims && typeof dims[1] === 'number' && dims[1] !== 3) {
-    throw new InspectorError('unsupported-model', `${loaded.source.name} takes ${dims[1]} channels; ViT Inspector feeds RGB (3).`);
+  const channels = dims?.[loaded.channelsLast ? 3 : 1];
+  if (typeof channels === 'number' && channels !== 3) {
+    throw new InspectorError('unsupported-model', `${loaded.source.name} takes ${channels} channels; ViT Inspector feeds RGB (3).`);
   }
 }
 

@@ -98,11 +98,11 @@ export function prefixNames(count: number, config?: Record<string, unknown>): st
   return names;
 }
 
-/** [h, w] of a static NCHW model input, or null when dynamic. */
+/** [h, w] of a static NCHW (or NHWC: last axis 3, axis 1 not) model input, or null when dynamic. */
 function modelInputSize(model: OnnxModel): [number, number] | null {
   const dims = model.graph.inputs[0]?.dims;
   if (!dims || dims.length !== 4) return null;
-  const [, , h, w] = dims;
+  const [h, w] = dims[3] === 3 && dims[1] !== 3 ? dims.slice(1, 3) : dims.slice(2);
   return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
 }
 

@@ -112,6 +112,14 @@ export function toInputTensor(rgb: Uint8Array, h: number, w: number, prep: Prepr
   return out;
 }
 
+/** NCHW planes (from toInputTensor) to NHWC, for models that take channels last (tf2onnx exports of Keras models). */
+export function toChannelsLast(planar: Float32Array, h: number, w: number): Float32Array {
+  const n = h * w;
+  const out = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = planar[c * n + i];
+  return out;
+}
+
 function resampleFrom(v: unknown): Preprocessing['resample'] {
   if (typeof v === 'number') return RESAMPLE[v] ?? 'bilinear';
   if (typeof v === 'string') {
