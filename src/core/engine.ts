@@ -150,7 +150,12 @@ export class Engine {
       return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites));
     } catch (e) {
       if (e instanceof InspectorError) throw e;
-      throw new InspectorError('inference-failed', `onnxruntime could not run ${loaded.source.name}: ${firstLine(e)}. Check that the model takes a [1, 3, H, W] image.`);
+      // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
+      const assumed = !staticHW(loaded.model.graph.inputs[0].dims) && !loaded.source.preprocessorConfig && loaded.source.config?.image_size === undefined;
+      const hint = assumed
+        ? `Its input size is dynamic and ${h}×${w} was assumed: put a preprocessor_config.json with "size" next to the model (a folder with model.onnx).`
+        : 'Check that the model takes a [1, 3, H, W] image.';
+      throw new InspectorError('inference-failed', `onnxruntime could not run ${loaded.source.name}: ${firstLine(e)}. ${hint}`);
     }
   }
 

@@ -83,3 +83,14 @@ for (const name of names) {
     });
   }
 }
+
+test('dynamic_hw as a bare file: no size to run it at, one line that says where to give it', () => {
+  // Symbolic height and width, and no preprocessor_config.json next to a bare .onnx: 224×224 is assumed and fails.
+  const model = join(work, 'dynamic_hw-bare.onnx');
+  copyFileSync(join(VARIANTS, 'dynamic_hw', 'model.onnx'), model);
+  const r = spawnSync(process.execPath, [CLI, 'inspect', '--model', model, '--image', join(VARIANTS, 'dynamic_hw', 'image.png'), '--out', join(work, 'x')], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /input size is dynamic and 224×224 was assumed: put a preprocessor_config\.json with "size" next to the model/);
+});
