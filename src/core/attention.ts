@@ -18,6 +18,12 @@ export interface AttentionSite {
 /** Ops between the softmax and attn @ V that leave the probabilities' meaning unchanged. */
 const PASS_THROUGH = new Set(['Dropout', 'Identity', 'Cast', 'Where', 'Reshape', 'Mul', 'Div', 'Expand', 'Squeeze', 'Unsqueeze', 'Transpose', 'Flatten']);
 
+/**
+ * Ops that compute attn @ V. FusedMatMul (com.microsoft): onnxruntime's optimizer folds a Transpose and a scale
+ * into MatMul, and models saved after optimisation (optimizedModelFilePath, Optimum's ORTOptimizer) keep it.
+ */
+const VALUE_MATMUL = new Set(['MatMul', 'Einsum', 'FusedMatMul']);
+
 export function findAttention(model: OnnxModel, name = modelName(model)): AttentionSite[] {
   const { graph } = model;
   const fused = graph.nodes.filter(isFusedAttention);
@@ -57,14 +63,14 @@ function isFusedAttention(n: OnnxNode): boolean {
   return /attention/i.test(n.opType);
 }
 
-/** True when `probs` reaches a MatMul/Einsum (through shape-only or elementwise ops) whose other input is not a weight. */
+/** True when `probs` reaches a MatMul/Einsum/FusedMatMul (through shape-only or elementwise ops) whose other input is not a weight. */
 function feedsValueMatMul(graph: OnnxGraph, probs: string, consumers: Map<string, OnnxNode[]>): boolean {
   let frontier = [probs];
   for (let depth = 0; depth < 5 && frontier.length; depth++) {
     const next: string[] = [];
     for (const t of frontier) {
       for (const c of consumers.get(t) ?? []) {
-        if (c.opType === 'MatMul' || c.opType === 'Einsum') {
+        if (VALUE_MATMUL.has(c.opType)) {
           const other = c.inputs.find((i) => i !== t);
           if (other && !graph.initializers.has(other)) return true;
         } else if (PASS_THROUGH.has(c.opType) && carriesData(c, c.inputs.indexOf(t))) next.push(...c.outputs.slice(0, 1));
@@ -126,7 +132,7 @@ export function inferRanks(graph: OnnxGraph): Map<string, number> {
     else if (BROADCAST.has(op)) {
       const known = node.inputs.map(r).filter((k): k is number => k !== undefined);
       v = known.length === node.inputs.length ? Math.max(...known) : undefined;
-    } else if (op === 'MatMul') {
+    } else if (op === 'MatMul' || op === 'FusedMatMul') {
       const y = r(node.inputs[1]);
       v = x !== undefined && y !== undefined ? Math.max(x, y) : undefined;
     } else if (op === 'Transpose') v = intsAttr(node, 'perm')?.length ?? x;
