@@ -65,6 +65,9 @@ Reproduce both (Debian's `python3-torch`, `python3-torchvision`, `python3-onnx`,
     /usr/bin/python3 training/train.py --model both --parallel
     python3 training/model_card.py
 
+With `--parallel` the two models train at the same time, one process and one thread each; the times below
+were measured that way, on a 2-core machine shared with other work.
+
 {parts[0]}
 {parts[1]}"""
     with open(os.path.join(MODELS, 'MODEL_CARD.md'), 'w') as f:
