@@ -84,7 +84,8 @@ export class Engine {
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
     const source = await resolveModelSource(modelPath, { maxModelMB });
-    return receptiveFields(parseOnnx(source.bytes, source.name));
+    // Named after the file or folder the user chose, not the exporter's graph name (often 'torch_jit').
+    return { ...receptiveFields(parseOnnx(source.bytes, source.name)), model: source.name };
   }
 
   private async load(modelPath: string, threads: number, maxModelMB: number | undefined, progress: (m: string) => void): Promise<LoadedModel> {
