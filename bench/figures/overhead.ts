@@ -11,9 +11,15 @@ import { findAttention, type AttentionSite } from '../../src/core/attention';
 import * as engine from '../../src/core/engine';
 import { parseOnnx } from '../../src/core/onnx/parse';
 import { withExtraOutputs } from '../../src/core/onnx/surgery';
-import { interleave, summarize, type Interleaved, type Summary } from '../lib/stats';
+import { interleave, sleep, summarize, type Interleaved, type Summary } from '../lib/stats';
 
 export const THREADS = 2;
+/**
+ * Untimed pause before each run. Every variant has its own session, hence its own intra-op thread pool,
+ * whose workers keep spinning for tens of ms after a run: back to back, the next session's run shares the
+ * 2 cores with them (measured: a logits-only run took about 1.3× as long as in a single session).
+ */
+export const GAP_MS = 50;
 
 /** The engine's session options (src/core/engine.ts createSession), for the sessions built here. */
 export function sessionOptions(threads = THREADS, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
@@ -119,8 +125,11 @@ export interface OverheadResult {
   ratios: Record<string, Summary>;
   variants: Record<string, string>;
   attentionMB: number;
+  sites: number;
   /** Per run, averaged over all rounds (warm-up included). */
   resources: ResourceUse;
+  /** JavaScript copying the same bytes, output by output, into new arrays: what onnxruntime-node does per fetched output. */
+  copyMs: Summary;
   profile?: ProfileBreakdown;
   /** Node counts by op type of onnxruntime's optimized graph (optimizedModelFilePath), without and with the extra outputs. */
   optimized?: { logits: Record<string, number>; engine: Record<string, number>; same: boolean };
@@ -168,8 +177,27 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
       preallocReused: () => preallocRun(naiveSession, p, (n) => (pool[calls++ % 2] ??= new Float32Array(n))),
     }, resources),
     rounds,
+    2,
+    GAP_MS,
   );
+  const copy: number[] = [];
+  const src = new Float32Array(check.attention.length);
+  const per = check.dims.map((d) => d.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < 17; i++) {
+    await sleep(5);
+    const t0 = performance.now();
+    for (let k = 0; k < 2; k++) {
+      let o = 0;
+      for (const n of per) {
+        new Float32Array(n).set(src.subarray(o, o + n));
+        o += n;
+      }
+    }
+    if (i >= 2) copy.push(performance.now() - t0);
+  }
   const result: OverheadResult = {
+    copyMs: summarize(copy),
+    sites: p.sites.length,
     model: path,
     threads: THREADS,
     rounds,
@@ -229,9 +257,11 @@ async function profileBreakdown(p: Prepared, runs: number, log: (s: string) => v
     const exp = await make('engine', p.exposed);
     const walls: Record<string, number[]> = { logits: [], engine: [] };
     for (let i = 0; i < runs + 2; i++) {
+      await sleep(GAP_MS);
       let t = performance.now();
       await base.run(p.feeds, [p.logitsName]);
       if (i >= 2) walls.logits.push(performance.now() - t);
+      await sleep(GAP_MS);
       t = performance.now();
       await engine.runWithAttention(exp, p.feeds, p.logitsName, p.sites);
       if (i >= 2) walls.engine.push(performance.now() - t);

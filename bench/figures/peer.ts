@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import * as engine from '../../src/core/engine';
 import { python } from '../lib/assets';
 import { interleaveMeasured, type Interleaved } from '../lib/stats';
-import { prepare, THREADS } from './overhead';
+import { GAP_MS, prepare, THREADS } from './overhead';
 
 export interface PeerResult {
   model: string;
@@ -64,6 +64,8 @@ export async function measurePeer(root: string, model: string, rounds: number): 
         pytorch: () => peer.run(),
       },
       rounds,
+      2,
+      GAP_MS, // both runtimes' worker threads spin a while after a run (onnxruntime's pool, PyTorch's OpenMP)
     );
     return { model, threads: THREADS, torch: String(hello.torch), r };
   } finally {

@@ -13,7 +13,7 @@ export interface PreprocessResult {
   width: number;
   height: number;
   bytes: number;
-  r: Interleaved; // variants: sharpOnly (baseline), engine
+  r: Interleaved; // variants: sharpOnly (baseline), engine, singleDecode (diagnostic)
 }
 
 export async function measurePreprocess(image: string, rounds: number): Promise<PreprocessResult> {
@@ -26,6 +26,17 @@ export async function measurePreprocess(image: string, rounds: number): Promise<
       engine: async () => {
         const img = await loadImage(image, prep);
         return toInputTensor(img.model.rgb, img.model.height, img.model.width, prep);
+      },
+      // Diagnostic, not the engine: one decode (shrink-on-load to the 512 px preview) from which both the
+      // preview and the 224×224 model pixels are made, instead of two decodes of the whole JPEG.
+      singleDecode: async () => {
+        const { data, info } = await sharp(image).rotate().resize(512, 512, { fit: 'inside', fastShrinkOnLoad: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        const raw = { raw: { width: info.width, height: info.height, channels: 3 as const } };
+        const [model] = await Promise.all([
+          sharp(data, raw).resize(224, 224, { fit: 'fill' }).raw().toBuffer(),
+          sharp(data, raw).ensureAlpha(1).raw().toBuffer(),
+        ]);
+        return toInputTensor(new Uint8Array(model.buffer, model.byteOffset, model.byteLength), 224, 224, prep);
       },
     },
     rounds,

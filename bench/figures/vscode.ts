@@ -8,7 +8,8 @@
  */
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepare, startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
+import { spawnSync } from 'node:child_process';
+import { startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
 import { CHROMIUM_ARGS } from './panel';
 import { summarize, type Summary } from '../lib/stats';
 
@@ -61,7 +62,7 @@ async function inspect(page: Page, file: string, previous: string): Promise<{ ms
 export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void): Promise<VsCodeResult> {
   let vsix: string;
   try {
-    vsix = prepare();
+    vsix = prepareQuietly(root, log);
   } catch (e) {
     const reason = `the real-VS-Code setup failed (${(e as Error).message.split('\n')[0]})`;
     log(`  not measured: ${reason}`);
@@ -111,6 +112,20 @@ export async function measureVsCode(root: string, model: string, photos: [string
     workbenchMs: summarize(workbench),
     vsix,
   };
+}
+
+/**
+ * test/e2e/codeServer.ts prepare() (scripts/setup-e2e.sh, then the VSIX), in a child process: the setup
+ * script prints to stdout, which `npm run bench -- --json` keeps for the JSON object.
+ */
+function prepareQuietly(root: string, log: (s: string) => void): string {
+  const code = `process.stdout.write('@@' + require(${JSON.stringify(join(root, 'test', 'e2e', 'codeServer.ts'))}).prepare() + '\\n')`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
+  const lines = (r.stdout ?? '').split('\n');
+  for (const l of lines) if (l && !l.startsWith('@@')) log(`  ${l}`);
+  const vsix = lines.find((l) => l.startsWith('@@'))?.slice(2);
+  if (r.status !== 0 || !vsix) throw new Error(`test/e2e/codeServer.ts prepare() failed (${r.status ?? r.signal})`);
+  return vsix;
 }
 
 /** A second, different 12 MP photo for the warm inspection (the first one mirrored). */

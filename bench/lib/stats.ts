@@ -37,9 +37,11 @@ export interface Interleaved {
 /**
  * Runs every variant once per round, back to back, in an order that rotates each round (so no variant
  * always runs first or right after the same neighbour), and computes each round's ratio to the first
- * variant. Machine noise that lasts longer than one round cancels in the ratio.
+ * variant. Machine noise that lasts longer than one round cancels in the ratio. `gapMs`: an untimed pause
+ * before each run, so that thread pools still spinning after the previous variant's run (onnxruntime's
+ * intra-op workers spin for tens of ms after a run) do not compete with the next one for the cores.
  */
-export async function interleave(variants: Record<string, Timed>, rounds: number, warmup = 2): Promise<Interleaved> {
+export async function interleave(variants: Record<string, Timed>, rounds: number, warmup = 2, gapMs = 0): Promise<Interleaved> {
   const names = Object.keys(variants);
   const base = names[0];
   const raw: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -47,6 +49,7 @@ export async function interleave(variants: Record<string, Timed>, rounds: number
   for (let r = 0; r < rounds; r++) {
     const order = rotate(names, r);
     for (const n of order) {
+      if (gapMs > 0) await sleep(gapMs);
       const t0 = performance.now();
       await variants[n]();
       raw[n].push(performance.now() - t0);
@@ -58,12 +61,17 @@ export async function interleave(variants: Record<string, Timed>, rounds: number
 }
 
 /** Same as interleave, but each variant reports its own duration (ms), e.g. timed inside another process. */
-export async function interleaveMeasured(variants: Record<string, () => Promise<number>>, rounds: number, warmup = 2): Promise<Interleaved> {
+export async function interleaveMeasured(variants: Record<string, () => Promise<number>>, rounds: number, warmup = 2, gapMs = 0): Promise<Interleaved> {
   const names = Object.keys(variants);
   const base = names[0];
   const raw: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let w = 0; w < warmup; w++) for (const n of names) await variants[n]();
-  for (let r = 0; r < rounds; r++) for (const n of rotate(names, r)) raw[n].push(await variants[n]());
+  for (let r = 0; r < rounds; r++) {
+    for (const n of rotate(names, r)) {
+      if (gapMs > 0) await sleep(gapMs);
+      raw[n].push(await variants[n]());
+    }
+  }
   const times = Object.fromEntries(names.map((n) => [n, summarize(raw[n])]));
   const ratios = Object.fromEntries(names.slice(1).map((n) => [n, summarize(raw[n].map((t, i) => t / raw[base][i]))]));
   return { times, ratios, rounds };
@@ -77,6 +85,10 @@ export function rotate<T>(xs: T[], r: number): T[] {
   const k = Math.floor(r / 2) % xs.length;
   const rot = [...xs.slice(k), ...xs.slice(0, k)];
   return r % 2 === 1 ? rot.reverse() : rot;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function fmt(v: number, digits = 1): string {
