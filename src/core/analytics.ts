@@ -84,29 +84,12 @@ export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOpt
   checkSize(att, dims);
   const n = dims.tokens;
   const nn = n * n;
-  const mask = opts.heads;
-  if (mask && mask.length !== dims.heads && mask.length !== dims.layers * dims.heads) {
-    throw new RangeError(`heads mask has ${mask.length} entries, expected ${dims.heads} or ${dims.layers * dims.heads}`);
-  }
-  const discard = Math.floor(nn * opts.discardRatio);
+  const layer = layerMatrices(dims, opts, att);
   let joint: Float64Array<ArrayBufferLike> | null = null; // null = identity
   let next: Float64Array<ArrayBufferLike> = new Float64Array(nn);
   const a = new Float32Array(nn);
-  const order = discard > 0 ? new Uint32Array(nn) : null;
   for (let l = 0; l < dims.layers; l++) {
-    const enabled = (h: number) => !mask || (mask.length === dims.heads ? mask[h] : mask[l * dims.heads + h]);
-    fuseHeads(att, dims, l, opts.fusion, enabled, a);
-    if (order) {
-      for (let i = 0; i < nn; i++) order[i] = i;
-      order.sort((x, y) => a[x] - a[y] || x - y); // ascending, ties by index
-      for (let i = 0; i < discard; i++) if (order[i] !== 0) a[order[i]] = 0;
-    }
-    for (let i = 0; i < n; i++) {
-      a[i * n + i] += 1; // (A + I) / 2: the halving cancels in the row normalisation
-      let sum = 0;
-      for (let j = 0; j < n; j++) sum += a[i * n + j];
-      for (let j = 0; j < n; j++) a[i * n + j] /= sum;
-    }
+    layer(l, a);
     if (!joint) {
       joint = Float64Array.from(a);
       continue;
@@ -130,6 +113,61 @@ export function rollout(att: Float32Array, dims: AttentionDims, opts: RolloutOpt
     return eye;
   }
   return Float32Array.from(joint);
+}
+
+/**
+ * The rollout's per-layer matrix: fused heads, the lowest floor(n*n*discardRatio) weights of the flattened
+ * matrix zeroed (flat index 0 never), then (A + I) / 2 with rows renormalised. Returns a filler for layer l.
+ */
+function layerMatrices(dims: AttentionDims, opts: RolloutOptions, att: Float32Array): (l: number, a: Float32Array) => void {
+  const n = dims.tokens;
+  const nn = n * n;
+  const mask = opts.heads;
+  if (mask && mask.length !== dims.heads && mask.length !== dims.layers * dims.heads) {
+    throw new RangeError(`heads mask has ${mask.length} entries, expected ${dims.heads} or ${dims.layers * dims.heads}`);
+  }
+  const discard = Math.floor(nn * opts.discardRatio);
+  const order = discard > 0 ? new Uint32Array(nn) : null;
+  return (l, a) => {
+    const enabled = (h: number) => !mask || (mask.length === dims.heads ? mask[h] : mask[l * dims.heads + h]);
+    fuseHeads(att, dims, l, opts.fusion, enabled, a);
+    if (order) {
+      for (let i = 0; i < nn; i++) order[i] = i;
+      order.sort((x, y) => a[x] - a[y] || x - y); // ascending, ties by index
+      for (let i = 0; i < discard; i++) if (order[i] !== 0) a[order[i]] = 0;
+    }
+    for (let i = 0; i < n; i++) {
+      a[i * n + i] += 1; // (A + I) / 2: the halving cancels in the row normalisation
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += a[i * n + j];
+      for (let j = 0; j < n; j++) a[i * n + j] /= sum;
+    }
+  };
+}
+
+/**
+ * Row `query` of rollout(): e_q^T a_L ... a_1, computed as a vector-matrix chain from the last layer down
+ * (L*n^2 work instead of the full product's L*n^3), for the report, which needs only the CLS row.
+ */
+export function rolloutRow(att: Float32Array, dims: AttentionDims, opts: RolloutOptions, query = 0): Float32Array {
+  checkSize(att, dims);
+  const n = dims.tokens;
+  const layer = layerMatrices(dims, opts, att);
+  const a = new Float32Array(n * n);
+  let v = new Float64Array(n);
+  let next = new Float64Array(n);
+  v[query] = 1;
+  for (let l = dims.layers - 1; l >= 0; l--) {
+    layer(l, a);
+    next.fill(0);
+    for (let k = 0; k < n; k++) {
+      const w = v[k];
+      if (w === 0) continue;
+      for (let j = 0; j < n; j++) next[j] += w * a[k * n + j];
+    }
+    [v, next] = [next, v];
+  }
+  return Float32Array.from(v);
 }
 
 /** Row `query` of a rollout over the patch grid [rows * cols], divided by its maximum (as vit-explain). */

@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attentionEntropy, meanAttentionDistance, rollout, rolloutMap } from './analytics';
+import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from './analytics';
 import { encodeNpy } from './npy';
 import { renderHeadSheet, renderOverlay, renderPatchGrid } from './render';
 import type { Inspection } from './types';
@@ -22,7 +22,7 @@ export function buildReport(inspection: Inspection) {
   const distance = meanAttentionDistance(inspection.attention, dims, s.layout);
   const entropy = attentionEntropy(inspection.attention, dims);
   const [rows, cols] = s.layout.grid;
-  const map = rolloutMap(rollout(inspection.attention, dims, { fusion: 'mean', discardRatio: 0 }), s.layout, 0);
+  const map = rolloutMap(rolloutRow(inspection.attention, dims, { fusion: 'mean', discardRatio: 0 }, 0), s.layout, 0);
   const square = s.layout.patchSize[0] === s.layout.patchSize[1];
   return {
     model: {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   attentionDims, attentionEntropy, compareScaling, dinoMask, maxWeight, meanAttentionDistance, queryMap, queryMaps,
-  rollout, rolloutMap, softmaxRows, type AttentionDims, type PatchDims,
+  rollout,
+  rolloutRow, rolloutMap, softmaxRows, type AttentionDims, type PatchDims,
 } from '../../src/core/analytics';
 import type { TokenLayout } from '../../src/core/types';
 
@@ -149,4 +150,25 @@ test('dinoMask keeps the top weights until their mass reaches keepMass', () => {
   assert.deepEqual([...dinoMask(Float32Array.from([1, 4, 2, 3]), 0.71)], [0, 1, 1, 1]);
   assert.deepEqual([...dinoMask(Float32Array.from([0.1, 0.9]), 0.6)], [0, 1]);
   assert.deepEqual([...dinoMask(Float32Array.from([0, 0]), 0.6)], [0, 0]);
+});
+
+test('rolloutRow is the same row as the full rollout, for any fusion, discard ratio and query', () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const dims = { layers: 3, heads: 2, tokens: 5 };
+  const att = new Float32Array(3 * 2 * 25);
+  for (let r = 0; r < 3 * 2 * 5; r++) {
+    let sum = 0;
+    for (let j = 0; j < 5; j++) sum += att[r * 5 + j] = rand() + 0.01;
+    for (let j = 0; j < 5; j++) att[r * 5 + j] /= sum;
+  }
+  for (const fusion of ['mean', 'max', 'min'] as const) {
+    for (const discardRatio of [0, 0.3]) {
+      const joint = rollout(att, dims, { fusion, discardRatio });
+      for (const q of [0, 3]) {
+        const row = rolloutRow(att, dims, { fusion, discardRatio }, q);
+        for (let j = 0; j < 5; j++) assert.ok(Math.abs(row[j] - joint[q * 5 + j]) < 1e-6, `${fusion} ${discardRatio} q${q} k${j}`);
+      }
+    }
+  }
 });
