@@ -399,8 +399,8 @@ export async function runWithAttention(
   if (preallocate) {
     const shape = dims as number[][];
     const total = shape.reduce((a, d) => a + size(d), 0);
-    const attention = uninitialized(total);
-    const scores = uninitialized(withScores ? total : 0);
+    const attention = new Float32Array(total);
+    const scores = new Float32Array(withScores ? total : 0);
     const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
     let offset = 0;
     sites.forEach((s, i) => {
@@ -419,16 +419,6 @@ export async function runWithAttention(
     scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores))) : new Float32Array(0),
     dims: sites.map((s) => [...outputs[s.probs].dims]),
   };
-}
-
-/**
- * A Float32Array that is not zero-filled (malloc instead of calloc), for outputs onnxruntime overwrites
- * whole: the site views above cover every element. Zero-filled arrays of attention size come from fresh
- * pages each run, and faulting those in cost more than the copies preallocation saves (BENCHMARKS.md).
- */
-function uninitialized(n: number): Float32Array {
-  const b = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(b.buffer, b.byteOffset, n);
 }
 
 function toFloat32(t: ort.Tensor | undefined, name: string): Float32Array {
