@@ -143,8 +143,7 @@ export const VARIANT_DOC: Record<string, string> = {
   naiveNoConcat: 'diagnostic: as naive, without the concatenation',
   exposedLogitsOnly: 'diagnostic: the model with the extra outputs, fetching logits only (cost of the graph change alone)',
   probsOnly: 'diagnostic: probabilities only (no scores), engine-style preallocated',
-  preallocZeroed: 'diagnostic: as the engine, but the stacked arrays are zero-filled `new Float32Array(n)` (calloc)',
-  preallocReused: 'diagnostic: as the engine, but the same stacked arrays every run (the floor of preallocation; not safe for callers that keep results)',
+  preallocReused: 'diagnostic: as the engine, but the same stacked arrays every run (what recycling the arrays after the worker has sent them would give; not safe for callers that keep results)',
 };
 
 export async function measureOverhead(path: string, rounds: number, log: (s: string) => void, withProfile = true): Promise<OverheadResult> {
@@ -173,7 +172,6 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
       naiveNoConcat: () => naiveRun(naiveSession, p, allNames, false),
       exposedLogitsOnly: () => naiveSession.run(p.feeds, [p.logitsName]),
       probsOnly: () => engine.runWithAttention(probsOnly, p.feeds, p.logitsName, p.sites, { scores: false }),
-      preallocZeroed: () => preallocRun(naiveSession, p, (n) => new Float32Array(n)),
       preallocReused: () => preallocRun(naiveSession, p, (n) => (pool[calls++ % 2] ??= new Float32Array(n))),
     }, resources),
     rounds,
