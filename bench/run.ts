@@ -6,11 +6,12 @@
  *   npm run bench -- --only overhead,peer some figures; writes BENCHMARKS.md only with --write
  *   npm run bench -- --quick              few repetitions (a smoke test); writes to the temp folder unless --write
  *   npm run bench -- --out FILE           write the Markdown elsewhere
+ *   node --import tsx bench/run.ts --render saved.json [OUT.md]   re-render a saved --json output
  *
  * Figures: overhead, e2e, vscode, panel, preprocess, compute, memory, peer. Progress goes to stderr.
  * Not a test: CI does not run it. Inputs (models, photo) are made on demand into the git-ignored bench/models/.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ensureModels, ensurePhoto, ensureSgemm, type ModelName } from './lib/assets';
@@ -72,6 +73,15 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main() {
   const argv = process.argv.slice(2);
+  if (argv[0] === '--render') {
+    // Re-render a saved `--json` result (its last line) without measuring again.
+    const lines = readFileSync(argv[1], 'utf8').trim().split('\n');
+    const saved = JSON.parse(lines[lines.length - 1]) as Results;
+    const out = argv[2] ? resolve(argv[2]) : join(root, 'BENCHMARKS.md');
+    writeFileSync(out, renderMarkdown(saved, root));
+    log(`wrote ${out} from ${argv[1]}`);
+    return;
+  }
   const flags = parseArgs(argv);
   const q = flags.quick;
   const t0 = performance.now();
