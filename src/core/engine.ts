@@ -11,7 +11,7 @@ import { findAttention, type AttentionSite } from './attention';
 import { InspectorError } from './errors';
 import { loadImage } from './imageLoad';
 import { tokenLayout } from './layout';
-import { resolveModelSource, type ModelSource } from './modelSource';
+import { readModelBytes, resolveModelSource, type ModelSource } from './modelSource';
 import { ElemType, type OnnxModel } from './onnx/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { ProtoReader } from './onnx/protobuf';
@@ -83,9 +83,9 @@ export class Engine {
   }
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
-    const source = await resolveModelSource(modelPath, { maxModelMB });
+    const source = await resolveModelSource(modelPath, { maxModelMB, weightsByReference: true });
     // Named after the file or folder the user chose, not the exporter's graph name (often 'torch_jit').
-    return { ...receptiveFields(parseOnnx(source.bytes, source.name)), model: source.name };
+    return { ...receptiveFields(await parseSource(source)), model: source.name };
   }
 
   private async load(modelPath: string, threads: number, maxModelMB: number | undefined, progress: (m: string) => void): Promise<LoadedModel> {
@@ -99,8 +99,8 @@ export class Engine {
     }
     if (cached) await this.evict(key);
     progress('Loading the model…');
-    const source = await resolveModelSource(modelPath, { maxModelMB });
-    let model = parseOnnx(source.bytes, source.name);
+    const source = await resolveModelSource(modelPath, { maxModelMB, weightsByReference: true });
+    let model = await parseSource(source);
     const modelDir = dirname(source.onnxPath);
     checkExternalData(model, modelDir, source.name, maxModelMB);
     if (hasLocalFunctions(model.bytes)) model = parseOnnx(await inlineLocalFunctions(model.bytes, source.name, modelDir), source.name);
@@ -182,6 +182,19 @@ export class Engine {
       attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
       notes: loaded.notes,
     };
+  }
+}
+
+/**
+ * The parsed model. Where its weights were left in the file and the graph does not parse, the whole file
+ * is parsed instead, so that the message names what is wrong with the file (where it was cut, say).
+ */
+async function parseSource(source: ModelSource): Promise<OnnxModel> {
+  try {
+    return parseOnnx(source.bytes, source.name);
+  } catch (e) {
+    if (source.referencedBytes === 0) throw e;
+    return parseOnnx(await readModelBytes(source.onnxPath), source.name);
   }
 }
 

@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { InspectorError } from './errors';
+import { readWithWeightsByReference } from './onnx/weightsByReference';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -12,7 +13,13 @@ export interface ModelSource {
   name: string; // file or folder name
   onnxPath: string;
   dir: string; // folder the configs were looked for in
+  /**
+   * The ONNX bytes. With `weightsByReference`, large initializers are not in them but referenced as external
+   * data in onnxPath itself (`referencedBytes` of the file); pass dirname(onnxPath) to onnxruntime as the
+   * external data folder.
+   */
   bytes: Uint8Array;
+  referencedBytes: number;
   config: JsonObject | null;
   preprocessorConfig: JsonObject | null;
   labels: string[] | null; // from config.json's id2label, by index
@@ -21,6 +28,8 @@ export interface ModelSource {
 export interface ModelSourceOptions {
   /** Refuse models larger than this many MB (checked with stat, before reading). Default 2048: protobuf's limit. */
   maxModelMB?: number;
+  /** Leave large weights in the file (onnx/weightsByReference.ts): for callers that need the graph and hand the model to onnxruntime. */
+  weightsByReference?: boolean;
 }
 
 const CANDIDATES = ['model.onnx', join('onnx', 'model.onnx')];
@@ -42,10 +51,10 @@ export async function resolveModelSource(path: string, opts: ModelSourceOptions 
     dir = configDirFor(path);
     name = basename(path);
   }
-  const bytes = await readModel(onnxPath, opts.maxModelMB ?? 2048);
+  const { bytes, referencedBytes } = await readModel(onnxPath, opts.maxModelMB ?? 2048, opts.weightsByReference ?? false);
   const config = dir ? await readJsonIfPresent(join(dir, 'config.json')) : null;
   const preprocessorConfig = dir ? await readJsonIfPresent(join(dir, 'preprocessor_config.json')) : null;
-  return { name, onnxPath, dir: dir ?? dirname(path), bytes, config, preprocessorConfig, labels: labelsFrom(config) };
+  return { name, onnxPath, dir: dir ?? dirname(path), bytes, referencedBytes, config, preprocessorConfig, labels: labelsFrom(config) };
 }
 
 /** A file named model.onnx belongs to its folder (or, in onnx/model.onnx, to the parent); other names do not. */
@@ -66,7 +75,7 @@ async function findOnnxInFolder(folder: string): Promise<string> {
   throw new InspectorError('file-not-found', `No model.onnx or onnx/model.onnx in ${folder}.${hint}`);
 }
 
-async function readModel(file: string, maxMB: number): Promise<Uint8Array> {
+async function readModel(file: string, maxMB: number, byReference: boolean): Promise<{ bytes: Uint8Array; referencedBytes: number }> {
   const st = await statOrThrow(file, 'model');
   const mb = st.size / (1024 * 1024);
   if (mb > maxMB) {
@@ -74,6 +83,16 @@ async function readModel(file: string, maxMB: number): Promise<Uint8Array> {
       `${basename(file)} is ${Math.round(mb)} MB, over the ${maxMB} MB limit. Use a smaller model or raise the limit.`);
   }
   if (st.size === 0) throw new InspectorError('empty-file', `${basename(file)} is empty (0 bytes). Re-export or re-download the model.`);
+  // A symlinked file (a Hugging Face cache snapshot) is read whole: its data may not lie in the model's folder.
+  if (byReference && !(await fs.lstat(file)).isSymbolicLink()) {
+    const lean = readWithWeightsByReference(file, st.size, basename(file));
+    if (lean) return { bytes: lean.bytes, referencedBytes: lean.referenced };
+  }
+  return { bytes: await readModelBytes(file), referencedBytes: 0 };
+}
+
+/** The whole file. */
+export async function readModelBytes(file: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await fs.readFile(file));
   } catch (e) {
