@@ -1,25 +1,50 @@
 #!/usr/bin/env node
 /**
  * vit-inspector: the command-line face of the core.
- *   vit-inspector inspect [--model M] --image I --out DIR [--top K] [--threads T] [--query Q] [--colormap NAME]
+ *   vit-inspector inspect [--model M] --image I --out DIR [--top K] [--threads T] [--query Q] [--colormap NAME] [--isolate]
  *   vit-inspector rf [--model CNN.onnx] --out FILE.json
  * Errors: exit code 2 and one line on stderr that says what is wrong and what to do.
+ *
+ * Inference runs in this process: the extension isolates onnxruntime in a child process so that a native
+ * crash cannot take the VS Code extension host down, but a one-shot CLI is itself that disposable process,
+ * and starting a second Node with onnxruntime in it costs about 0.4 s per call. --isolate runs it in the
+ * child process anyway (a native crash then still ends in a one-line error).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { Engine } from './core/engine';
 import { InferenceClient } from './core/inferenceClient';
+import type { Inspection, ReceptiveFieldReport } from './core/types';
+import type { InspectRequest } from './core/workerProtocol';
 import { InspectorError, isInspectorError } from './core/errors';
 import { defaultModels } from './core/defaults';
 import { writeReport } from './core/report';
 
 const USAGE = `Usage:
-  vit-inspector inspect [--model MODEL] --image IMAGE --out DIR [--top K] [--threads N] [--query TOKEN] [--colormap NAME]
-  vit-inspector rf [--model CNN] --out FILE.json
+  vit-inspector inspect [--model MODEL] --image IMAGE --out DIR [--top K] [--threads N] [--query TOKEN] [--colormap NAME] [--isolate]
+  vit-inspector rf [--model CNN] --out FILE.json [--isolate]
 
 MODEL is an .onnx file or a Hugging Face style folder (model.onnx, config.json, preprocessor_config.json).
-Without --model, inspect uses the embedded default ViT and rf the embedded default CNN.`;
+Without --model, inspect uses the embedded default ViT and rf the embedded default CNN.
+--isolate runs onnxruntime in a child process, as the extension does.`;
 
 type Flags = Record<string, string>;
+const SWITCHES = new Set(['isolate']);
+
+/** Where inference runs: this process (Engine) or a supervised child process (InferenceClient). */
+interface Backend {
+  inspect(request: InspectRequest): Promise<Inspection>;
+  receptiveFields(modelPath: string): Promise<ReceptiveFieldReport>;
+  dispose(): void;
+}
+
+function backend(isolate: boolean): Backend {
+  if (isolate) {
+    return new InferenceClient({ workerPath: join(__dirname, 'worker.js'), log: process.env.VIT_INSPECTOR_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined });
+  }
+  const engine = new Engine();
+  return { inspect: (r) => engine.inspect(r), receptiveFields: (m) => engine.receptiveFields(m), dispose: () => undefined };
+}
 
 function parseArgs(argv: string[]): { command: string; flags: Flags } {
   const [command = 'help', ...rest] = argv;
@@ -28,6 +53,10 @@ function parseArgs(argv: string[]): { command: string; flags: Flags } {
     const a = rest[i];
     if (!a.startsWith('--')) throw new InspectorError('bad-input', `Unexpected argument "${a}". Run vit-inspector --help.`);
     const [key, inline] = a.slice(2).split('=', 2);
+    if (SWITCHES.has(key) && inline === undefined) {
+      flags[key] = 'true';
+      continue;
+    }
     const value = inline ?? rest[++i];
     if (value === undefined || value.startsWith('--')) throw new InspectorError('bad-input', `--${key} needs a value. Run vit-inspector --help.`);
     flags[key] = value;
@@ -53,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const client = new InferenceClient({ workerPath: join(__dirname, 'worker.js'), log: process.env.VIT_INSPECTOR_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined });
+  const client = backend(flags.isolate === 'true');
   try {
     if (command === 'inspect') {
       const model = resolve(flags.model ?? defaultModels().vit);

@@ -234,7 +234,8 @@ function checkExternalData(model: OnnxModel, modelDir: string, name: string, max
  */
 export async function createSession(bytes: Uint8Array, threads: number, name: string, modelDir?: string): Promise<ort.InferenceSession> {
   try {
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential' };
+    // Errors reach the user as one-line messages; onnxruntime's own log lines would add a second copy on stderr.
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 4 };
     if (threads > 0) options.intraOpNumThreads = threads;
     if (modelDir) options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
     return await ort.InferenceSession.create(bytes, options);
@@ -268,7 +269,7 @@ async function inlineLocalFunctions(bytes: Uint8Array, name: string, modelDir: s
   const dir = await fsp.mkdtemp(join(tmpdir(), 'vit-inspector-inline-'));
   const file = join(dir, 'inlined.onnx');
   try {
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'disabled', optimizedModelFilePath: file };
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'disabled', optimizedModelFilePath: file, logSeverityLevel: 4 };
     options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
     const session = await ort.InferenceSession.create(bytes, options).catch((e) => {
       throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);

@@ -1,7 +1,8 @@
 /**
- * The CLI end to end through the inference child process, against PyTorch's own numbers: for every ViT
- * fixture, as a file and as a folder, attention.npy matches the reference to 1e-4, the logits too, and
- * the layout (grid, prefix tokens, heads) is right.
+ * The CLI end to end against PyTorch's own numbers: for every ViT fixture, as a file (inference in the
+ * CLI's process) and as a folder (with --isolate: through the inference child process, as the extension
+ * runs it), attention.npy matches the reference to 1e-4, the logits too, and the layout (grid, prefix
+ * tokens, heads) is right.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,10 +23,11 @@ function cli(args: string[]) {
 for (const name of VIT_NAMES) {
   const ref = vitReference(name);
   for (const form of ['file', 'folder'] as const) {
-    test(`${name} as a ${form}: attention, logits and layout match PyTorch`, () => {
+    const isolate = form === 'folder';
+    test(`${name} as a ${form}${isolate ? ' (--isolate)' : ''}: attention, logits and layout match PyTorch`, () => {
       const model = form === 'file' ? join(FIXTURES, 'vit', `${name}.onnx`) : join(FIXTURES, 'vit', name);
       const out = join(work, `${name}-${form}`);
-      const r = cli(['inspect', '--model', model, '--image', join(FIXTURES, 'vit', `${name}.png`), '--out', out, '--top', '3']);
+      const r = cli(['inspect', '--model', model, '--image', join(FIXTURES, 'vit', `${name}.png`), '--out', out, '--top', '3', ...(isolate ? ['--isolate'] : [])]);
       assert.equal(r.status, 0, r.stderr);
       const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
       assert.deepEqual(report.model.grid, ref.grid);
@@ -63,6 +65,7 @@ describe('bad input: exit code 2 and one line on stderr', () => {
   const cases: [string, string[], RegExp][] = [
     ['missing image', ['inspect', '--model', vit, '--image', join(work, 'nope.png'), '--out', join(work, 'x')], /not found|does not exist|no such/i],
     ['a PNG given as the model', ['inspect', '--model', image, '--image', image, '--out', join(work, 'x')], /not an (\.)?onnx (model|file)/i],
+    ['a PNG given as the model, --isolate', ['inspect', '--model', image, '--image', image, '--out', join(work, 'x'), '--isolate'], /not an (\.)?onnx (model|file)/i],
     ['unknown command', ['frobnicate'], /Unknown command/],
     ['missing --image', ['inspect', '--model', vit, '--out', join(work, 'x')], /--image is required/],
   ];
