@@ -42,8 +42,12 @@ interface LoadedModel {
   summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
 }
 
+/** Attention arrays kept for reuse (recycle()): scores and probabilities of one or two inspections. */
+const MAX_SPARE_ARRAYS = 4;
+
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
+  private readonly spare: Float32Array[] = [];
 
   async inspect(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<Inspection> {
     const t0 = performance.now();
@@ -57,7 +61,9 @@ export class Engine {
     const masked = req.maskedTokens ?? [];
     if (masked.length > 0 && !loaded.summary) {
       // The mask needs the token count, which the first plain run tells.
-      loaded.summary = this.summarise(loaded, ...headsTokens(loaded, await this.run(loaded, input, [])));
+      const first = await this.run(loaded, input, []);
+      loaded.summary = this.summarise(loaded, ...headsTokens(loaded, first));
+      this.recycleArrays(first.attention, first.scores);
     }
     const outputs = await this.run(loaded, input, masked);
     const tRun = performance.now();
@@ -81,6 +87,31 @@ export class Engine {
       timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, total: performance.now() - t0 },
     };
   }
+
+  /**
+   * Hands back an inspection's attention and scores once the caller is done with them (the worker: as soon
+   * as process.send has serialized the result, which it does synchronously), so that the next run writes
+   * into them. Fresh 20–40 MB arrays on every run cost page faults inside onnxruntime's kernels: about a
+   * fifth of a ViT-S run (BENCHMARKS.md, "Attention extraction overhead"). Never read them afterwards.
+   */
+  recycle(inspection: Pick<Inspection, 'attention' | 'scores'>): void {
+    this.recycleArrays(inspection.attention, inspection.scores);
+  }
+
+  private recycleArrays(...arrays: Float32Array[]): void {
+    for (const a of arrays) {
+      // Whole arrays only (a subarray's buffer is shared with something else) and each once.
+      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.spare.includes(a)) continue;
+      this.spare.push(a);
+      if (this.spare.length > MAX_SPARE_ARRAYS) this.spare.shift();
+    }
+  }
+
+  /** A spare array of exactly n elements, or a new one. Its contents are stale: onnxruntime overwrites every element. */
+  private allocate = (n: number): Float32Array => {
+    const i = this.spare.findIndex((a) => a.length === n);
+    return i >= 0 ? this.spare.splice(i, 1)[0] : new Float32Array(n);
+  };
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
     const source = await resolveModelSource(modelPath, { maxModelMB, weightsByReference: true });
@@ -148,7 +179,7 @@ export class Engine {
       feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites));
+      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.allocate }));
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
@@ -398,9 +429,10 @@ export async function runWithAttention(
   feeds: Record<string, ort.Tensor>,
   logitsName: string,
   sites: AttentionSite[],
-  opts: { scores?: boolean } = {},
+  opts: { scores?: boolean; allocate?: (n: number) => Float32Array } = {},
 ): Promise<AttentionRun> {
   const withScores = opts.scores !== false;
+  const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
   const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
   const shapes = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : undefined]));
   const dims = sites.map((s) => shapes.get(s.probs));
@@ -413,8 +445,8 @@ export async function runWithAttention(
   if (preallocate) {
     const shape = dims as number[][];
     const total = shape.reduce((a, d) => a + size(d), 0);
-    const attention = new Float32Array(total);
-    const scores = new Float32Array(withScores ? total : 0);
+    const attention = allocate(total);
+    const scores = withScores ? allocate(total) : new Float32Array(0);
     const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
     let offset = 0;
     sites.forEach((s, i) => {

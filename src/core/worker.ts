@@ -17,9 +17,12 @@ async function handle(req: WorkerRequest): Promise<void> {
   const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
   try {
     switch (req.kind) {
-      case 'inspect':
-        send({ id: req.id, kind: 'inspect', result: await engine.inspect(req.request, progress) });
+      case 'inspect': {
+        const result = await engine.inspect(req.request, progress);
+        send({ id: req.id, kind: 'inspect', result });
+        engine.recycle(result); // sent: serialized into the IPC buffer already
         break;
+      }
       case 'receptiveFields':
         send({ id: req.id, kind: 'receptiveFields', result: await engine.receptiveFields(req.modelPath, req.maxModelMB) });
         break;
