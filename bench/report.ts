@@ -60,7 +60,7 @@ export function renderMarkdown(r: Results, root: string): string {
   }
   for (const [name, e] of Object.entries(r.e2e ?? {})) {
     p(`| CLI cold, image → report, ÷ bare script, ${label(name)} | ${ratio(e.cold.ratios.cli)} (${ms(e.cold.times.cli, 0)} vs ${ms(e.cold.times.bare, 0)}) | ≤ ${TARGET.cliCold}× | ${met(e.cold.ratios.cli.median <= TARGET.cliCold)} |`);
-    p(`| CLI warm (inference process up), image → report, ${label(name)} | ${ms(e.warm, 0)} (${spread(e.warm, 0)}) | — | |`);
+    p(`| CLI's code warm (session up), image → report, ${label(name)} | ${ms(e.warm, 0)} (${spread(e.warm, 0)}) | — | |`);
   }
   if (r.vscode?.coldMs) {
     p(`| image → first heatmap painted in VS Code, ViT-S/16, cold (first inspection of a window) | ${ms(r.vscode.coldMs, 0)} (${spread(r.vscode.coldMs, 0)}) | — | |`);
@@ -87,7 +87,7 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only overhead --write`',
       '',
-      `Method: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/core/engine.ts, the function \`Engine.inspect\` uses: logits plus every layer's softmax input (scores) and output (probabilities) as two [layers, heads, N, N] Float32Arrays.`,
+      `Method: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/core/engine.ts, the function \`Engine.inspect\` uses, as the inference process calls it: logits plus every layer's softmax input (scores) and output (probabilities) as two [layers, heads, N, N] Float32Arrays, written into the previous result's arrays (handed back once sent).`,
       '',
     );
     for (const [name, o] of Object.entries(r.overhead)) {
@@ -133,7 +133,7 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only e2e --write`',
       '',
-      `Method, cold: each run is a fresh \`node\` process, timed from spawn to exit by the benchmark process: the CLI (\`node dist/cli.js inspect --model M --image photo.jpg --out DIR --threads ${r.threads}\`: starts the inference child process, loads the model with attention exposed, preprocesses, runs, sends the inspection back, writes report.json, attention.npy and three PNGs) against \`bench/bare.mjs\` (loads the same .onnx with onnxruntime-node, resizes the same photo with sharp, runs once, prints the best class). The two alternate (ABBA order); the figure is the median of the per-pair ratios. The model files are in the OS page cache (cold = new process, not cold disk). The photo is the 12 MP JPEG of figure 5. Warm: the CLI's code in one process (InferenceClient + writeReport), inference process and session already up, image file → report files.`,
+      `Method, cold: each run is a fresh \`node\` process, timed from spawn to exit by the benchmark process: the CLI (\`node dist/cli.js inspect --model M --image photo.jpg --out DIR --threads ${r.threads}\`: reads the model's graph without its weights, finds the attention, creates a session with the attention exposed, in which onnxruntime maps the weights from the file, preprocesses, runs, writes report.json, attention.npy and three PNGs; inference in the CLI's own process, see src/cli.ts) against \`bench/bare.mjs\` (loads the same .onnx with onnxruntime-node, resizes the same photo with sharp, runs once, prints the best class). The two alternate (ABBA order); the figure is the median of the per-pair ratios. The model files are in the OS page cache (cold = new process, not cold disk). The photo is the 12 MP JPEG of figure 5. Warm: the CLI's code in one process (Engine + writeReport), session already up, image file → report files.`,
       '',
     );
     for (const [name, e] of Object.entries(r.e2e)) {
@@ -147,21 +147,23 @@ export function renderMarkdown(r: Results, root: string): string {
         `| CLI, cold | ${ms(e.cold.times.cli, 0)} | ${spread(e.cold.times.cli, 0)} |`,
         `| CLI, warm (image → report) | ${ms(e.warm, 0)} | ${spread(e.warm, 0)} |`,
         '',
-        `Cold inspection taken apart (in process, fresh inference process each time, n ${bd.total.n}): start the inference process (fork + load onnxruntime-node) ${ms(bd.spawnToReady, 0)}, load the model (read, parse, find attention, create the session) ${ms(bd.load, 0)}, preprocess ${ms(bd.preprocess, 0)}, run ${ms(bd.run, 0)}, send the inspection to the parent ${ms(bd.transfer, 0)}, write the report ${ms(bd.report, 0)}; total ${ms(bd.total, 0)} (plus the CLI's own Node start). Warm: preprocess ${ms(e.warmBreakdown.preprocess, 0)}, run ${ms(e.warmBreakdown.run, 0)}, transfer ${ms(e.warmBreakdown.transfer, 0)}, report ${ms(e.warmBreakdown.report, 0)}.`,
+        `Fixed costs, spawn to exit (interleaved, n ${e.startup.times.cliModules.n}): Node loading the CLI's modules (\`node dist/cli.js --help\`) ${ms(e.startup.times.cliModules, 0)}, Node loading onnxruntime-node and sharp alone ${ms(e.startup.times.bareModules, 0)}.`,
+        '',
+        `Cold inspection taken apart (in process, a new Engine each time, n ${bd.total.n}): load the model (read the graph, find attention, create the session) ${ms(bd.load, 0)}, preprocess ${ms(bd.preprocess, 0)}, run ${ms(bd.run, 0)}, the whole inspection ${ms(bd.inspect, 0)}, write the report ${ms(bd.report, 0)}; total ${ms(bd.total, 0)}. Warm: preprocess ${ms(e.warmBreakdown.preprocess, 0)}, run ${ms(e.warmBreakdown.run, 0)}, the whole inspection ${ms(e.warmBreakdown.inspect, 0)}, report ${ms(e.warmBreakdown.report, 0)}.`,
         '',
         ...partsTable('Model load, in the benchmark process (medians)', e.loadParts, {
-          readFile: 'read the .onnx',
+          readLean: 'read the .onnx without its weights (resolveModelSource, weightsByReference)',
           parse: 'parse the protobuf (parseOnnx)',
           findAttention: 'find the attention softmaxes',
           addOutputs: 'add the extra outputs (withExtraOutputs)',
-          createSessionExposed: 'onnxruntime session from the bytes with extra outputs',
+          createSessionExposed: 'onnxruntime session from those bytes (weights mapped from the file)',
           engineTotal: "the engine's load in all",
           bareCreateFromPath: "the bare script's InferenceSession.create(path)",
         }),
         ...partsTable('The report, on a real inspection (medians)', e.reportParts, {
           meanDistance: 'mean attention distance, every head',
           entropy: 'attention entropy, every head',
-          rollout: 'attention rollout (full joint N×N product over the layers), CLS row map',
+          rollout: 'attention rollout, CLS row (vector–matrix chain over the layers) and its map',
           npy: 'attention.npy encoding',
           patchesPng: 'patches.png',
           headsPng: 'heads.png (every head, query 0)',
@@ -262,9 +264,9 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only memory --write`',
       '',
-      `Method: a fresh inference child process (dist/worker.js through InferenceClient, as the CLI and the extension start it) inspects the 12 MP photo with ViT-B/16 (${f1(x.modelMB, 0)} MB .onnx), then its VmHWM (peak resident set) and VmRSS are read from /proc/PID/status; ${x.runs} fresh processes.`,
+      `Method: a fresh inference child process (dist/worker.js through InferenceClient, as the extension, and the CLI with --isolate, start it) inspects the 12 MP photo with ViT-B/16 (${f1(x.modelMB, 0)} MB .onnx), then its VmHWM (peak resident set) and VmRSS are read from /proc/PID/status; ${x.runs} fresh processes.`,
       '',
-      `Result: peak RSS **${f1(x.peakRssMB.median, 0)} MB** (${spread(x.peakRssMB, 0)}); resident after the inspection ${f1(x.rssAfterMB.median, 0)} MB. For scale: the model file is ${f1(x.modelMB, 0)} MB; the file's bytes are held while the session is built (onnxruntime keeps its own copy of the weights), and one inspection's scores + probabilities are ${f1(x.attentionMB)} MB.`,
+      `Result: peak RSS **${f1(x.peakRssMB.median, 0)} MB** (${spread(x.peakRssMB, 0)}); resident after the inspection ${f1(x.rssAfterMB.median, 0)} MB. For scale: the model file is ${f1(x.modelMB, 0)} MB; the engine reads only its graph (the weights stay in the file, and onnxruntime maps them as external data, then keeps its own prepacked copies of the matrix weights), and one inspection's scores + probabilities are ${f1(x.attentionMB)} MB.`,
       '',
     );
   }
@@ -309,13 +311,14 @@ function overheadFindings(o: NonNullable<Results['overhead']>[string]): string[]
     `- Noise floor: the A/A control (a second logits-only session) is ${ratio(r.logitsAgain)} (${ratioSpread(r.logitsAgain)}).`,
     `- Lost fusions: none. The graph change alone (extra outputs added, logits fetched) is ${ratio(r.exposedLogitsOnly)} (${signed(d('exposedLogitsOnly'))}). ${fusion(o)}`,
     `- Output allocation and copies: fetching the ${2 * o.sites} tensors by name is ${ratio(r.naiveNoConcat)} (${signed(d('naiveNoConcat'))}): onnxruntime allocates every output and onnxruntime-node 1.30 copies each into a new ArrayBuffer, preallocated or not (checked: the data it returns for a preallocated output is a separate copy, not the array passed in). Stacking the layers into [layers, heads, N, N] as the engine did before adds another copy: ${ratio(r.naive)} (${signed(d('naive'))}). For scale, copying these ${f1(o.attentionMB)} MB output by output into new arrays in JavaScript takes ${ms(o.copyMs)}.`,
-    `- Now: the engine fetches every site into a view of the final stacked arrays (preallocated outputs), so onnxruntime's kernels write the attention in place and the stacking copy is gone: ${ratio(o.ratio)} (${signed(d('engine'))}), against ${ratio(r.naive)} for the code before. The gain is smaller than the copy it removes because the stacked arrays are new memory every run (they are returned to the caller), so the page faults and cache misses the copy used to take now happen inside onnxruntime's kernels instead.`,
-    `- Profiler, engine run against logits only: ${signed(inside)} inside onnxruntime's graph execution, ${signed(outside)} outside it (onnxruntime-node's copy of every fetched output, and JavaScript).`,
-    `- Measured alternatives: the same stacked arrays reused every run ${ratio(r.preallocReused)} (the worker could hand them back to the engine once process.send has serialized them, which it does synchronously; unsafe for callers that keep earlier results); probabilities only, without scores ${ratio(r.probsOnly)}.`,
+    `- Fresh memory: fetching every site into views of the final stacked arrays (preallocated outputs: onnxruntime's kernels write the attention in place, no stacking copy) but into new arrays on every run is ${ratio(r.engineFresh)} (${signed(d('engineFresh'))}), against ${ratio(r.naive)} for the code before: ${f1(o.resources?.engineFresh ? o.resources.engineFresh.minorFaults / o.resources.engineFresh.runs : NaN, 0)} page faults per run, as the ${f1(o.attentionMB)} MB of new memory is first touched inside onnxruntime's kernels.`,
+    `- Now: the inference process hands each result's arrays back to the engine once process.send has serialized them (synchronously), and the next run writes into them (Engine.recycle, ArrayPool in src/core/engine.ts): ${ratio(o.ratio)} (${signed(d('engine'))}), ${f1(o.resources?.engine ? o.resources.engine.minorFaults / o.resources.engine.runs : NaN, 0)} page faults per run.`,
+    `- Profiler, engine run against logits only: ${signed(inside)} inside onnxruntime's graph execution (the Softmax and attention-product kernels writing to outputs that are also graph outputs), ${signed(outside)} outside it: onnxruntime-node 1.30's copy of every fetched output into a tensor it hands back (preallocated or not; the engine drops those copies), about ${ms(o.copyMs)} for this much data when done in JavaScript, and no session option avoids it.`,
+    `- Measured alternative: probabilities only, without the scores, ${ratio(r.probsOnly)} (new arrays each run).`,
   ];
   if (!ok) {
     lines.push(
-      `- Why ${ratio(o.ratio)} and not ≤ ${TARGET.overhead}×: the remaining cost is inherent to returning every head's scores and probabilities (${f1(o.attentionMB)} MB) as new arrays on every run through onnxruntime-node 1.30: fresh memory for the stacked arrays, and the binding's unconditional copy of each fetched output, which no session option or preallocation avoids. On this VM the per-round ratios also spread widely (see the IQR and the A/A control), so a median near ${TARGET.overhead}× can land on either side of it from run to run. The measured ways below it change what the engine returns (scores on demand rather than on every run) or its contract with the worker (stacked arrays recycled after sending), and are left to their owners.`,
+      `- Why ${ratio(o.ratio)} and not ≤ ${TARGET.overhead}×: what is left is onnxruntime-node's unconditional copy of each fetched output and the kernels' writes of ${f1(o.attentionMB)} MB per run; on this VM the per-round ratios also spread widely (see the IQR and the A/A control), so a median near ${TARGET.overhead}× can land on either side of it from run to run.`,
     );
   }
   return lines;
@@ -351,21 +354,18 @@ function e2eFindings(e: NonNullable<Results['e2e']>[string]): string[] {
   const lp = e.loadParts;
   const rp = e.reportParts;
   const loadExtra = lp?.engineTotal && lp.bareCreateFromPath ? lp.engineTotal.median - lp.bareCreateFromPath.median : NaN;
-  const rollout = rp?.rollout?.median ?? NaN;
+  const modulesExtra = e.startup.times.cliModules.median - e.startup.times.bareModules.median;
   const budget = TARGET.cliCold * bare;
-  const lines = [
-    `The CLI takes ${f1(extra, 0)} ms more than the bare script (medians), ${ok ? 'within' : 'over'} the ${TARGET.cliCold}× budget of ${f1(budget, 0)} ms by ${f1(Math.abs(budget - cli), 0)} ms. What the CLI does that the bare script does not:`,
+  const signed = (v: number) => `${v >= 0 ? '+' : '−'}${f1(Math.abs(v), 0)} ms`;
+  const parts = Object.entries(rp ?? {}).sort((a, b) => b[1].median - a[1].median).slice(0, 2);
+  return [
+    `The CLI takes ${f1(extra, 0)} ms more than the bare script (medians), ${ok ? 'within' : 'over'} the ${TARGET.cliCold}× budget of ${f1(budget, 0)} ms by ${f1(Math.abs(budget - cli), 0)} ms. Where the difference is:`,
     '',
-    `- a second Node process for inference (crash isolation, which the extension needs): ${ms(bd.spawnToReady, 0)} to fork it and load onnxruntime-node there;`,
-    `- the model load: ${f1(loadExtra, 0)} ms more than the bare script's (parse, find attention, add outputs, and a session created from bytes rather than from the path);`,
-    `- the run with attention (figure 1) and sending the ${'inspection'} to the parent: ${ms(bd.transfer, 0)};`,
-    `- the report: ${ms(bd.report, 0)} (its parts, timed separately in the table above: the attention rollout ${f1(rollout, 0)} ms, heads.png ${f1(rp?.headsPng?.median, 0)} ms).`,
+    `- loading the CLI's modules against onnxruntime-node and sharp alone: ${signed(modulesExtra)};`,
+    `- the model load against the bare script's InferenceSession.create(path): ${signed(loadExtra)} (the graph is read without the weights and edited in memory; onnxruntime maps the weights from the file as external data, so nothing of the weights is read or copied in JavaScript);`,
+    `- the run with attention (figure 1): ${ms(bd.run, 0)};`,
+    `- the report: ${ms(bd.report, 0)} (largest parts, timed separately above: ${parts.map(([k, v]) => `${k} ${ms(v, 0)}`).join(', ')}).`,
+    '',
+    'Taken out since the first measured run (see this file\'s git history for its figures): a second Node process for inference (the CLI now runs inference in its own process; `--isolate` keeps the child), reading the whole .onnx into JavaScript and copying it once more to append the outputs, sending the inspection between processes, and the full N×N rollout product in the report.',
   ];
-  if (!ok && Number.isFinite(rollout)) {
-    lines.push(
-      '',
-      `The largest single item is the rollout: src/core/analytics.ts rollout() multiplies the full N×N joint matrices layer by layer (L·N³ multiply-adds), while the report reads only its CLS row; computing that row as a vector–matrix chain (L·N² work) would remove about ${f1(rollout, 0)} ms, giving about ${f1((cli - rollout) / bare, 2)}× (${f1(cli - rollout, 0)} ms vs ${f1(bare, 0)} ms). Even with no report at all the CLI would be about ${f1((cli - bd.report.median) / bare, 2)}×: the isolated inference process (${ms(bd.spawnToReady, 0)}) and the attention-exposing load alone take ${f1((bd.spawnToReady.median + loadExtra) / bare * 100, 0)}% of the bare script's time, so ≤ ${TARGET.cliCold}× needs the report to be nearly free and the inference process started before it is needed (as the extension can do; a one-shot CLI cannot).`,
-    );
-  }
-  return lines;
 }

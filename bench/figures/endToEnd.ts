@@ -1,19 +1,18 @@
 /**
  * End to end, image file to report: the CLI (`node dist/cli.js inspect`) in a fresh process each time
  * (cold), against a bare script (bench/bare.mjs) that loads the same model with onnxruntime-node,
- * preprocesses the same photo with sharp and runs once; and the same work repeated in a warm inference
- * process (the extension's case after the first image).
+ * preprocesses the same photo with sharp and runs once; and the same work repeated in one process with
+ * the session up (warm).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { attentionEntropy, meanAttentionDistance, rollout, rolloutMap } from '../../src/core/analytics';
+import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from '../../src/core/analytics';
 import { findAttention } from '../../src/core/attention';
-import { createSession } from '../../src/core/engine';
-import { InferenceClient } from '../../src/core/inferenceClient';
+import { Engine, createSession } from '../../src/core/engine';
+import { resolveModelSource } from '../../src/core/modelSource';
 import { encodeNpy } from '../../src/core/npy';
 import { parseOnnx } from '../../src/core/onnx/parse';
 import { withExtraOutputs } from '../../src/core/onnx/surgery';
@@ -28,7 +27,9 @@ export interface EndToEndResult {
   threads: number;
   cold: Interleaved; // variants: bare, cli; ratio cli / bare
   coldCommand: { cli: string; bare: string };
-  /** In-process breakdown of one cold inspection (fresh inference process). */
+  /** Fixed process costs, spawn to exit: Node with the CLI's modules (\`cli.js --help\`), Node with onnxruntime-node and sharp only. */
+  startup: Interleaved; // variants: cliModules, bareModules
+  /** In-process breakdown of one cold inspection (fresh Engine: no session cached). */
   coldBreakdown: Record<string, Summary>;
   warm: Summary; // image file → report files, inference process and session already up
   warmBreakdown: Record<string, Summary>;
@@ -40,21 +41,21 @@ export interface EndToEndResult {
 
 /** Model load steps as Engine.load does them, and onnxruntime's plain create from the path (the bare script). */
 async function loadParts(model: string, threads: number, reps: number): Promise<Record<string, Summary>> {
-  const t: Record<string, number[]> = { readFile: [], parse: [], findAttention: [], addOutputs: [], createSessionExposed: [], engineTotal: [], bareCreateFromPath: [] };
+  const t: Record<string, number[]> = { readLean: [], parse: [], findAttention: [], addOutputs: [], createSessionExposed: [], engineTotal: [], bareCreateFromPath: [] };
   for (let i = 0; i < reps; i++) {
     let s = performance.now();
-    const bytes = new Uint8Array(readFileSync(model));
+    const source = await resolveModelSource(model, { weightsByReference: true });
     const t1 = performance.now();
-    const m = parseOnnx(bytes, model);
+    const m = parseOnnx(source.bytes, model);
     const t2 = performance.now();
     const sites = findAttention(m);
     const t3 = performance.now();
     const exposed = withExtraOutputs(m, sites.flatMap((x) => [x.scores, x.probs]));
     const t4 = performance.now();
-    const session = await createSession(exposed, threads, model);
+    const session = await createSession(exposed, threads, model, dirname(source.onnxPath));
     const t5 = performance.now();
     await session.release();
-    t.readFile.push(t1 - s);
+    t.readLean.push(t1 - s);
     t.parse.push(t2 - t1);
     t.findAttention.push(t3 - t2);
     t.addOutputs.push(t4 - t3);
@@ -82,7 +83,7 @@ async function reportParts(ins: Inspection, reps: number): Promise<Record<string
     let map: Float32Array = new Float32Array(0);
     await time('meanDistance', () => meanAttentionDistance(ins.attention, dims, s.layout));
     await time('entropy', () => attentionEntropy(ins.attention, dims));
-    await time('rollout', () => (map = rolloutMap(rollout(ins.attention, dims, { fusion: 'mean', discardRatio: 0 }), s.layout, 0)));
+    await time('rollout', () => (map = rolloutMap(rolloutRow(ins.attention, dims, { fusion: 'mean', discardRatio: 0 }, 0), s.layout, 0)));
     await time('npy', () => encodeNpy(ins.attention, [s.layers, s.heads, s.tokens, s.tokens]));
     await time('patchesPng', () => renderPatchGrid(ins.modelImage, s.layout));
     await time('headsPng', () => renderHeadSheet(ins.modelImage, ins.attention, s.layout, { layers: s.layers, heads: s.heads, query: 0 }));
@@ -123,50 +124,51 @@ export async function measureEndToEnd(root: string, model: string, image: string
     );
     log(`  cold: CLI ${cold.times.cli.median.toFixed(0)} ms, bare ${cold.times.bare.median.toFixed(0)} ms`);
 
-    // Where a cold CLI run's time goes, in process: start the inference process, load, preprocess, run, transfer, write.
-    const breakdown: Record<string, number[]> = { spawnToReady: [], load: [], preprocess: [], run: [], workerTotal: [], transfer: [], report: [], total: [] };
-    const warmParts: Record<string, number[]> = { preprocess: [], run: [], workerTotal: [], transfer: [], report: [] };
+    const startup = await interleaveMeasured(
+      {
+        cliModules: () => timeProcess(process.execPath, [cli, '--help'], root),
+        bareModules: () => timeProcess(process.execPath, ['-e', "require('onnxruntime-node'); require('sharp')"], root),
+      },
+      rounds,
+      1,
+    );
+
+    // Where a cold CLI run's time goes, in process as the CLI does it: load, preprocess, run, write the report.
+    const breakdown: Record<string, number[]> = { load: [], preprocess: [], run: [], inspect: [], report: [], total: [] };
+    const warmParts: Record<string, number[]> = { preprocess: [], run: [], inspect: [], report: [] };
     const warm: number[] = [];
     let sample: Inspection | undefined;
     for (let r = 0; r < Math.max(1, Math.ceil(rounds / 2)); r++) {
-      const client = new InferenceClient({ workerPath: join(root, 'dist', 'worker.js') });
-      try {
-        const t0 = performance.now();
-        await client.receptiveFields('/nonexistent.onnx').catch(() => undefined); // starts the process: a cheap round trip
-        const t1 = performance.now();
-        const ins = await client.inspect({ modelPath: model, image, threads });
-        const t2 = performance.now();
-        await writeReport(join(work, `bd-${r}`), ins, { query: 0 });
-        const t3 = performance.now();
-        breakdown.spawnToReady.push(t1 - t0);
-        breakdown.load.push(ins.timings.load);
-        breakdown.preprocess.push(ins.timings.preprocess);
-        breakdown.run.push(ins.timings.run);
-        breakdown.workerTotal.push(ins.timings.total);
-        breakdown.transfer.push(t2 - t1 - ins.timings.total);
-        breakdown.report.push(t3 - t2);
-        breakdown.total.push(t3 - t0);
-        if (r === 0) {
-          // Warm: the same process and session, image file to report files each time.
-          for (let w = 0; w < warmRounds + 1; w++) {
-            const s = performance.now();
-            const again = await client.inspect({ modelPath: model, image, threads });
-            const m = performance.now();
-            await writeReport(join(work, `warm-${w}`), again, { query: 0 });
-            const e = performance.now();
-            sample = again;
-            if (w === 0) continue;
-            warm.push(e - s);
-            warmParts.preprocess.push(again.timings.preprocess);
-            warmParts.run.push(again.timings.run);
-            warmParts.workerTotal.push(again.timings.total);
-            warmParts.transfer.push(m - s - again.timings.total);
-            warmParts.report.push(e - m);
-          }
+      const engine = new Engine();
+      const t0 = performance.now();
+      const ins = await engine.inspect({ modelPath: model, image, threads });
+      const t1 = performance.now();
+      await writeReport(join(work, `bd-${r}`), ins, { query: 0 });
+      const t2 = performance.now();
+      breakdown.load.push(ins.timings.load);
+      breakdown.preprocess.push(ins.timings.preprocess);
+      breakdown.run.push(ins.timings.run);
+      breakdown.inspect.push(t1 - t0);
+      breakdown.report.push(t2 - t1);
+      breakdown.total.push(t2 - t0);
+      if (r === 0) {
+        // Warm: the same engine and session, image file to report files each time.
+        for (let w = 0; w < warmRounds + 1; w++) {
+          const s = performance.now();
+          const again = await engine.inspect({ modelPath: model, image, threads });
+          const m = performance.now();
+          await writeReport(join(work, `warm-${w}`), again, { query: 0 });
+          const e = performance.now();
+          sample = again;
+          if (w === 0) continue;
+          warm.push(e - s);
+          warmParts.preprocess.push(again.timings.preprocess);
+          warmParts.run.push(again.timings.run);
+          warmParts.inspect.push(m - s);
+          warmParts.report.push(e - m);
         }
-      } finally {
-        client.dispose();
       }
+      await engine.dispose();
     }
     const sum = (o: Record<string, number[]>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, summarize(v)]));
     const reps = Math.max(3, Math.ceil(rounds / 2));
@@ -178,6 +180,7 @@ export async function measureEndToEnd(root: string, model: string, image: string
       threads,
       cold,
       coldCommand: { cli: `node ${cliArgs('OUT').slice(0).join(' ')}`, bare: `node bench/bare.mjs ${model} ${image} ${threads}` },
+      startup,
       coldBreakdown: sum(breakdown),
       warm: summarize(warm),
       warmBreakdown: sum(warmParts),

@@ -75,24 +75,6 @@ async function naiveRun(s: ort.InferenceSession, p: Prepared, names: string[], s
   return { logits: out[p.logitsName].data, probs, scores };
 }
 
-/** The engine's preallocated run with another allocator for the stacked arrays (diagnostics). */
-async function preallocRun(s: ort.InferenceSession, p: Prepared, alloc: (n: number) => Float32Array) {
-  const shapes = new Map(s.outputMetadata.map((m) => [m.name, m.isTensor ? (m.shape as number[]) : []]));
-  const per = p.sites.map((site) => shapes.get(site.probs)!.reduce((a, b) => a * b, 1));
-  const total = per.reduce((a, b) => a + b, 0);
-  const probs = alloc(total);
-  const scores = alloc(total);
-  const fetches: Record<string, ort.Tensor | null> = { [p.logitsName]: null };
-  let o = 0;
-  p.sites.forEach((site, i) => {
-    fetches[site.probs] = new ort.Tensor('float32', probs.subarray(o, o + per[i]), shapes.get(site.probs)!);
-    fetches[site.scores] = new ort.Tensor('float32', scores.subarray(o, o + per[i]), shapes.get(site.scores)!);
-    o += per[i];
-  });
-  await s.run(p.feeds, fetches);
-  return { probs, scores };
-}
-
 /** Per variant: minor page faults and CPU time (all threads of this process) per run. */
 export type ResourceUse = Record<string, { minorFaults: number; cpuMs: number; sysMs: number; runs: number }>;
 
@@ -138,12 +120,12 @@ export interface OverheadResult {
 export const VARIANT_DOC: Record<string, string> = {
   logits: 'original model, fetch logits only (the baseline)',
   logitsAgain: 'a second session of the original model, logits only (A/A control: should be 1.00×)',
-  engine: "the engine's run: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/core/engine.ts runWithAttention)",
+  engine: "the engine's run as the inference process makes it: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/core/engine.ts runWithAttention), written into the arrays of the previous result (handed back by Engine.recycle once sent)",
+  engineFresh: 'as engine, into new arrays every run (what an in-process caller that keeps every result gets)',
   naive: 'before: fetch scores + probabilities by name (onnxruntime allocates each, the binding copies each into a new ArrayBuffer), then concatenate per layer',
   naiveNoConcat: 'diagnostic: as naive, without the concatenation',
   exposedLogitsOnly: 'diagnostic: the model with the extra outputs, fetching logits only (cost of the graph change alone)',
   probsOnly: 'diagnostic: probabilities only (no scores), engine-style preallocated',
-  preallocReused: 'diagnostic: as the engine, but the same stacked arrays every run (what recycling the arrays after the worker has sent them would give; not safe for callers that keep results)',
 };
 
 export async function measureOverhead(path: string, rounds: number, log: (s: string) => void, withProfile = true): Promise<OverheadResult> {
@@ -160,19 +142,24 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
   const d = check.dims[0];
   log(`  ${p.sites.length} attention sites of [${d.join(', ')}]: ${attentionMB.toFixed(1)} MB of scores + probabilities per run`);
 
-  const pool: Float32Array[] = []; // preallocReused: the probabilities' and the scores' arrays, allocated once
-  let calls = 0;
+  // As in the inference process: each result's arrays go back to the pool once used, and the next run takes them.
+  const pool = new engine.ArrayPool();
+  const recycledRun = async () => {
+    const out = await engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites, { allocate: pool.take });
+    pool.give(out.attention, out.scores);
+    return out;
+  };
   const resources: ResourceUse = {};
   const r: Interleaved = await interleave(
     metered({
       logits: () => plain.run(p.feeds, [p.logitsName]),
       logitsAgain: () => plain2.run(p.feeds, [p.logitsName]),
-      engine: () => engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites),
+      engine: recycledRun,
+      engineFresh: () => engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites),
       naive: () => naiveRun(naiveSession, p, allNames),
       naiveNoConcat: () => naiveRun(naiveSession, p, allNames, false),
       exposedLogitsOnly: () => naiveSession.run(p.feeds, [p.logitsName]),
       probsOnly: () => engine.runWithAttention(probsOnly, p.feeds, p.logitsName, p.sites, { scores: false }),
-      preallocReused: () => preallocRun(naiveSession, p, (n) => (pool[calls++ % 2] ??= new Float32Array(n))),
     }, resources),
     rounds,
     2,
@@ -248,6 +235,7 @@ export interface ProfileBreakdown {
 async function profileBreakdown(p: Prepared, runs: number, log: (s: string) => void): Promise<ProfileBreakdown> {
   const dir = mkdtempSync(join(tmpdir(), 'vit-bench-prof-'));
   const variants: ProfileBreakdown['variants'] = {};
+  const pool = new engine.ArrayPool();
   try {
     const make = async (name: string, bytes: Uint8Array) =>
       ort.InferenceSession.create(bytes, sessionOptions(THREADS, { enableProfiling: true, profileFilePrefix: join(dir, name) }));
@@ -261,8 +249,9 @@ async function profileBreakdown(p: Prepared, runs: number, log: (s: string) => v
       if (i >= 2) walls.logits.push(performance.now() - t);
       await sleep(GAP_MS);
       t = performance.now();
-      await engine.runWithAttention(exp, p.feeds, p.logitsName, p.sites);
+      const out = await engine.runWithAttention(exp, p.feeds, p.logitsName, p.sites, { allocate: pool.take });
       if (i >= 2) walls.engine.push(performance.now() - t);
+      pool.give(out.attention, out.scores);
     }
     base.endProfiling();
     exp.endProfiling();

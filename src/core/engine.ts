@@ -42,12 +42,35 @@ interface LoadedModel {
   summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
 }
 
-/** Attention arrays kept for reuse (recycle()): scores and probabilities of one or two inspections. */
-const MAX_SPARE_ARRAYS = 4;
+/**
+ * Float32Arrays handed back for reuse, given out again by exact length. Fresh 20–40 MB attention arrays on
+ * every run cost page faults inside onnxruntime's kernels, about a fifth of a ViT-S run (BENCHMARKS.md,
+ * "Attention extraction overhead"); recycled ones do not. Keeps at most `max` arrays.
+ */
+export class ArrayPool {
+  private readonly arrays: Float32Array[] = [];
+
+  constructor(private readonly max = 4) {}
+
+  /** A spare array of exactly n elements, or a new one. A spare's contents are stale: onnxruntime overwrites every element. */
+  take = (n: number): Float32Array => {
+    const i = this.arrays.findIndex((a) => a.length === n);
+    return i >= 0 ? this.arrays.splice(i, 1)[0] : new Float32Array(n);
+  };
+
+  give(...arrays: Float32Array[]): void {
+    for (const a of arrays) {
+      // Whole arrays only (a view's buffer is shared with something else), each once.
+      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.arrays.includes(a)) continue;
+      this.arrays.push(a);
+      if (this.arrays.length > this.max) this.arrays.shift();
+    }
+  }
+}
 
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
-  private readonly spare: Float32Array[] = [];
+  private readonly spare = new ArrayPool();
 
   async inspect(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<Inspection> {
     const t0 = performance.now();
@@ -63,7 +86,7 @@ export class Engine {
       // The mask needs the token count, which the first plain run tells.
       const first = await this.run(loaded, input, []);
       loaded.summary = this.summarise(loaded, ...headsTokens(loaded, first));
-      this.recycleArrays(first.attention, first.scores);
+      this.spare.give(first.attention, first.scores);
     }
     const outputs = await this.run(loaded, input, masked);
     const tRun = performance.now();
@@ -91,27 +114,11 @@ export class Engine {
   /**
    * Hands back an inspection's attention and scores once the caller is done with them (the worker: as soon
    * as process.send has serialized the result, which it does synchronously), so that the next run writes
-   * into them. Fresh 20–40 MB arrays on every run cost page faults inside onnxruntime's kernels: about a
-   * fifth of a ViT-S run (BENCHMARKS.md, "Attention extraction overhead"). Never read them afterwards.
+   * into them. Never read them afterwards.
    */
   recycle(inspection: Pick<Inspection, 'attention' | 'scores'>): void {
-    this.recycleArrays(inspection.attention, inspection.scores);
+    this.spare.give(inspection.attention, inspection.scores);
   }
-
-  private recycleArrays(...arrays: Float32Array[]): void {
-    for (const a of arrays) {
-      // Whole arrays only (a subarray's buffer is shared with something else) and each once.
-      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.spare.includes(a)) continue;
-      this.spare.push(a);
-      if (this.spare.length > MAX_SPARE_ARRAYS) this.spare.shift();
-    }
-  }
-
-  /** A spare array of exactly n elements, or a new one. Its contents are stale: onnxruntime overwrites every element. */
-  private allocate = (n: number): Float32Array => {
-    const i = this.spare.findIndex((a) => a.length === n);
-    return i >= 0 ? this.spare.splice(i, 1)[0] : new Float32Array(n);
-  };
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
     const source = await resolveModelSource(modelPath, { maxModelMB, weightsByReference: true });
@@ -153,6 +160,11 @@ export class Engine {
     return loaded;
   }
 
+  /** Releases every cached session. */
+  async dispose(): Promise<void> {
+    for (const key of [...this.models.keys()]) await this.evict(key);
+  }
+
   /** How many models have a cached session (for tests: it stays bounded). */
   get cachedModels(): number {
     return this.models.size;
@@ -179,7 +191,7 @@ export class Engine {
       feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.allocate }));
+      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take }));
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
