@@ -6,10 +6,10 @@
  * webview's heads sheet painted: first the cold case (the extension's first inspection starts the inference
  * process and loads the model), then, in the same window, the second photo (warm: process and session up).
  */
-import { readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
+import { OUTPUT, startCodeServer, type CodeServer } from '../../test/e2e/codeServer';
 import { CHROMIUM_ARGS } from './panel';
 import { summarize, type Summary } from '../lib/stats';
 
@@ -20,7 +20,27 @@ export interface VsCodeResult {
   coldMs?: Summary; // first inspection in a fresh window: click → heads painted
   warmMs?: Summary; // second photo in the same window
   workbenchMs?: Summary; // page load → explorer shows the files (context, not part of the figure)
+  /** From the extension's own log ("ViT Inspector" output): the inference (host → inference process → host) and the webview's paint after the payload arrived. */
+  parts?: { coldInspectMs?: Summary; warmInspectMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary };
   vsix?: string;
+}
+
+/** The "ViT Inspector" output channel's log, as test/e2e/codeServer.ts keeps it after stop(). */
+function extensionLog(dir: string): string {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.includes('ViT Inspector')) found.push(readFileSync(join(d, e.name), 'utf8'));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return found.join('\n');
+}
+
+function logged(text: string, pattern: RegExp): number | undefined {
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : undefined;
 }
 
 type Page = import('playwright-core').Page;
@@ -72,6 +92,7 @@ export async function measureVsCode(root: string, model: string, photos: [string
   const cold: number[] = [];
   const warm: number[] = [];
   const workbench: number[] = [];
+  const parts: Record<'coldInspectMs' | 'warmInspectMs' | 'coldPaintMs' | 'warmPaintMs', number[]> = { coldInspectMs: [], warmInspectMs: [], coldPaintMs: [], warmPaintMs: [] };
   for (let s = 0; s < sessions; s++) {
     let server: CodeServer | undefined;
     const browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_ARGS });
@@ -102,6 +123,12 @@ export async function measureVsCode(root: string, model: string, photos: [string
       await browser.close().catch(() => undefined);
       await server?.stop();
     }
+    const text = extensionLog(join(OUTPUT, 'logs'));
+    const add = (k: keyof typeof parts, v: number | undefined) => v !== undefined && parts[k].push(v);
+    add('coldInspectMs', logged(text, /inspected photo1\.jpg with .* in (\d+) ms/));
+    add('warmInspectMs', logged(text, /inspected photo2\.jpg with .* in (\d+) ms/));
+    add('coldPaintMs', logged(text, /photo1\.jpg: painted first in (\d+) ms/));
+    add('warmPaintMs', logged(text, /photo2\.jpg: painted first in (\d+) ms/));
   }
   return {
     measured: cold.length > 0,
@@ -110,6 +137,7 @@ export async function measureVsCode(root: string, model: string, photos: [string
     coldMs: summarize(cold),
     warmMs: warm.length ? summarize(warm) : undefined,
     workbenchMs: summarize(workbench),
+    parts: Object.fromEntries(Object.entries(parts).filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)])),
     vsix,
   };
 }
