@@ -120,6 +120,39 @@ test('entropy and max weight: uniform is ln N and 1/N, one-hot is 0 and 1', () =
   close(maxWeight(att, dims), [1 / n, 1]);
 });
 
+test('entropy and max weight match -sum p ln p and max p (Math.log) for weights of every float32 magnitude', () => {
+  // Rows mixing zeros, subnormals, tiny, mid and large weights with arbitrary mantissas (entropy uses a
+  // table-based ln of the float32 bits, which must agree with Math.log); the attention is a view at an
+  // offset into a larger buffer, as a tensor sliced out of a bigger one would be.
+  const layers = 2, heads = 3, n = 37;
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const backing = new Float32Array(5 + layers * heads * n * n);
+  const att = backing.subarray(5);
+  for (let i = 0; i < att.length; i++) {
+    const kind = i % 7;
+    att[i] = kind === 0 ? 0 : kind === 1 ? rand() * 2 ** -140 : (0.5 + rand()) * 2 ** -Math.floor(rand() * 40 * kind / 6);
+  }
+  const dims: AttentionDims = { layers, heads, tokens: n };
+  const entropy = attentionEntropy(att, dims);
+  const max = maxWeight(att, dims);
+  for (let lh = 0; lh < layers * heads; lh++) {
+    let e = 0;
+    let m = 0;
+    for (let q = 0; q < n; q++) {
+      let rowMax = 0;
+      for (let k = 0; k < n; k++) {
+        const v = att[(lh * n + q) * n + k];
+        if (v > 0) e -= v * Math.log(v);
+        rowMax = Math.max(rowMax, v);
+      }
+      m += rowMax;
+    }
+    assert.ok(Math.abs(entropy[lh] - e / n) <= 1e-6 * Math.abs(e / n), `head ${lh}: entropy ${entropy[lh]} vs ${e / n}`);
+    assert.equal(max[lh], Math.fround(m / n));
+  }
+});
+
 test('softmaxRows is stable and gives exact zeros for -Infinity', () => {
   const s = Float32Array.from([0, Math.log(2), -Infinity, 1000, 1000, -Infinity, -Infinity, -Infinity, -Infinity]);
   const p = softmaxRows(s, 3);
