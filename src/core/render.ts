@@ -1,9 +1,9 @@
 /**
  * PNGs for the CLI's report: the patch grid, a layers × heads sheet of one query's attention, and an overlay
- * (rollout). Pixels are composed in raw RGBA buffers here and only encoded (and captioned) by sharp.
+ * (rollout). Pixels are composed in JavaScript into one raw RGB buffer per picture (compose*), which sharp
+ * encodes once (encodePng); sharp also resizes the grey base and renders the captions.
  */
 import sharp from 'sharp';
-import type { OverlayOptions } from 'sharp';
 import { colormapLut } from './colormap';
 import { InspectorError } from './errors';
 import type { TokenLayout } from './types';
@@ -18,33 +18,53 @@ const PREFIX_COLORS = [[230, 120, 30], [150, 80, 200], [110, 110, 110]];
 export const SHEET_GAP = 4; // pixels between and around the head sheet's cells
 const GAP = SHEET_GAP;
 const HEAT_ALPHA = 0.6;
+const PNG_OPTIONS = { compressionLevel: 6 } as const;
 
-/** A canvas of RGBA pixels, opaque white to start. */
+/** A canvas of RGB pixels, white to start. */
 class Canvas {
-  readonly px: Uint8Array;
+  readonly rgb: Uint8Array;
   constructor(readonly width: number, readonly height: number) {
-    this.px = new Uint8Array(width * height * 4).fill(255);
+    this.rgb = new Uint8Array(width * height * 3).fill(255);
   }
   set(x: number, y: number, r: number, g: number, b: number, a = 1) {
     if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const i = (y * this.width + x) * 4;
-    this.px[i] = Math.round(this.px[i] * (1 - a) + r * a);
-    this.px[i + 1] = Math.round(this.px[i + 1] * (1 - a) + g * a);
-    this.px[i + 2] = Math.round(this.px[i + 2] * (1 - a) + b * a);
+    const i = (y * this.width + x) * 3;
+    this.rgb[i] = Math.round(this.rgb[i] * (1 - a) + r * a);
+    this.rgb[i + 1] = Math.round(this.rgb[i + 1] * (1 - a) + g * a);
+    this.rgb[i + 2] = Math.round(this.rgb[i + 2] * (1 - a) + b * a);
   }
   rect(x0: number, y0: number, w: number, h: number, [r, g, b]: number[], a = 1, outline = false) {
     for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) {
       if (!outline || y === y0 || y === y0 + h - 1 || x === x0 || x === x0 + w - 1) this.set(x, y, r, g, b, a);
     }
   }
-  async png(overlays: OverlayOptions[] = []): Promise<Buffer> {
-    return sharp(this.px, { raw: { width: this.width, height: this.height, channels: 4 } })
-      .composite(overlays).removeAlpha().png({ compressionLevel: 6 }).toBuffer();
+  /** Copies an RGB block (a caption) in at (left, top), clipped to the canvas. */
+  paste(block: RgbImage, left: number, top: number) {
+    const w = Math.min(block.width, this.width - left);
+    const h = Math.min(block.height, this.height - top);
+    if (w <= 0 || h <= 0) return;
+    for (let y = 0; y < h; y++) {
+      const from = y * block.width * 3;
+      this.rgb.set(block.rgb.subarray(from, from + w * 3), ((top + y) * this.width + left) * 3);
+    }
   }
+  image(): RgbImage {
+    return { width: this.width, height: this.height, rgb: this.rgb };
+  }
+}
+
+/** A composed picture as a PNG (lossless). */
+export async function encodePng(image: RgbImage): Promise<Buffer> {
+  return sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png(PNG_OPTIONS).toBuffer();
 }
 
 /** The model image, upscaled, with the patch grid drawn and the prefix tokens shown as swatches above it. */
 export async function renderPatchGrid(image: RgbImage, layout: TokenLayout): Promise<Buffer> {
+  return encodePng(await composePatchGrid(image, layout));
+}
+
+/** renderPatchGrid's pixels, before encoding. */
+export async function composePatchGrid(image: RgbImage, layout: TokenLayout): Promise<RgbImage> {
   const k = upscale(image);
   const [rows, cols] = layout.grid;
   const [ph, pw] = layout.patchSize;
@@ -61,11 +81,17 @@ export async function renderPatchGrid(image: RgbImage, layout: TokenLayout): Pro
   drawScaled(c, image, k, 0, top);
   for (let r = 0; r <= rows; r++) c.rect(0, top + Math.min(r * ph * k, image.height * k - 1), c.width, 1, GRID_COLOR, 0.8);
   for (let q = 0; q <= cols; q++) c.rect(Math.min(q * pw * k, image.width * k - 1), top, 1, image.height * k, GRID_COLOR, 0.8);
-  return c.png(caption ? [{ input: caption.png, left: 0, top: top + image.height * k + GAP }] : []);
+  if (caption) c.paste(caption, 0, top + image.height * k + GAP);
+  return c.image();
 }
 
 /** Layers (rows, first on top) × heads (columns): where `query` looks among the patches, each cell scaled to its own max. */
 export async function renderHeadSheet(image: RgbImage, attention: Float32Array, layout: TokenLayout, opts: HeadSheetOptions): Promise<Buffer> {
+  return encodePng(await composeHeadSheet(image, attention, layout, opts));
+}
+
+/** renderHeadSheet's pixels, before encoding. */
+export async function composeHeadSheet(image: RgbImage, attention: Float32Array, layout: TokenLayout, opts: HeadSheetOptions): Promise<RgbImage> {
   const n = layout.tokens;
   const heads = opts.heads;
   const layers = opts.layers ?? attention.length / (heads * n * n);
@@ -81,11 +107,14 @@ export async function renderHeadSheet(image: RgbImage, attention: Float32Array, 
   const s = target / Math.max(image.width, image.height);
   const cw = Math.max(1, Math.round(image.width * s));
   const ch = Math.max(1, Math.round(image.height * s));
-  const base = await greyAt(image, cw, ch);
+  const [base, caption] = await Promise.all([
+    greyAt(image, cw, ch),
+    text(`query token ${query} (${tokenName(layout, query)}): rows are layers 0–${layers - 1}, columns heads 0–${heads - 1}`, heads * (cw + GAP) + GAP),
+  ]);
   const patchOf = patchIndexMap(layout, image, cw, ch);
   const prefix = layout.prefixTokens.length;
   const qPatch = query >= prefix ? query - prefix : -1;
-  const caption = await text(`query token ${query} (${tokenName(layout, query)}): rows are layers 0–${layers - 1}, columns heads 0–${heads - 1}`, heads * (cw + GAP) + GAP);
+  const outline = qPatch >= 0 ? patchOutline(cw, ch, patchOf, qPatch) : new Int32Array(0);
   const top = caption ? caption.height + 2 * GAP : GAP;
   const c = new Canvas(heads * (cw + GAP) + GAP, top + layers * (ch + GAP));
   const heat = new Float32Array(layout.grid[0] * layout.grid[1]);
@@ -93,15 +122,26 @@ export async function renderHeadSheet(image: RgbImage, attention: Float32Array, 
     for (let h = 0; h < heads; h++) {
       const row = ((l * heads + h) * n + query) * n;
       heat.set(attention.subarray(row + prefix, row + n));
-      blendHeat(c, GAP + h * (cw + GAP), top + l * (ch + GAP), cw, ch, base, normalised(heat), patchOf, lut, HEAT_ALPHA);
-      if (qPatch >= 0) outlinePatch(c, GAP + h * (cw + GAP), top + l * (ch + GAP), cw, ch, patchOf, qPatch);
+      const left = GAP + h * (cw + GAP);
+      const y0 = top + l * (ch + GAP);
+      blendHeat(c, left, y0, cw, ch, base, normalised(heat), patchOf, lut, HEAT_ALPHA);
+      for (let i = 0; i < outline.length; i++) {
+        const p = ((y0 + Math.floor(outline[i] / cw)) * c.width + left + (outline[i] % cw)) * 3;
+        c.rgb[p] = c.rgb[p + 1] = c.rgb[p + 2] = 255;
+      }
     }
   }
-  return c.png(caption ? [{ input: caption.png, left: GAP, top: GAP }] : []);
+  if (caption) c.paste(caption, GAP, GAP);
+  return c.image();
 }
 
 /** A patch-grid map (e.g. rollout, rows × cols) blended over the upscaled image, scaled to its own max. */
 export async function renderOverlay(image: RgbImage, values: Float32Array, layout: TokenLayout, opts: OverlayRenderOptions = {}): Promise<Buffer> {
+  return encodePng(await composeOverlay(image, values, layout, opts));
+}
+
+/** renderOverlay's pixels, before encoding. */
+export async function composeOverlay(image: RgbImage, values: Float32Array, layout: TokenLayout, opts: OverlayRenderOptions = {}): Promise<RgbImage> {
   const [rows, cols] = layout.grid;
   if (values.length !== rows * cols) throw new Error(`renderOverlay: ${values.length} values for a ${rows} × ${cols} grid`);
   const k = upscale(image);
@@ -109,7 +149,7 @@ export async function renderOverlay(image: RgbImage, values: Float32Array, layou
   const h = image.height * k;
   const c = new Canvas(w, h);
   blendHeat(c, 0, 0, w, h, await greyAt(image, w, h), normalised(values), patchIndexMap(layout, image, w, h), colormapLut(opts.colormap), opts.alpha ?? HEAT_ALPHA);
-  return c.png();
+  return c.image();
 }
 
 function upscale(image: RgbImage): number {
@@ -117,9 +157,17 @@ function upscale(image: RgbImage): number {
 }
 
 function drawScaled(c: Canvas, image: RgbImage, k: number, left: number, top: number) {
-  for (let y = 0; y < image.height * k; y++) for (let x = 0; x < image.width * k; x++) {
-    const i = (Math.floor(y / k) * image.width + Math.floor(x / k)) * 3;
-    c.set(left + x, top + y, image.rgb[i], image.rgb[i + 1], image.rgb[i + 2]);
+  const w = Math.min(image.width * k, c.width - left);
+  const h = Math.min(image.height * k, c.height - top);
+  for (let y = 0; y < h; y++) {
+    const src = Math.floor(y / k) * image.width;
+    let o = ((top + y) * c.width + left) * 3;
+    for (let x = 0; x < w; x++, o += 3) {
+      const i = (src + Math.floor(x / k)) * 3;
+      c.rgb[o] = image.rgb[i];
+      c.rgb[o + 1] = image.rgb[i + 1];
+      c.rgb[o + 2] = image.rgb[i + 2];
+    }
   }
 }
 
@@ -146,25 +194,51 @@ function patchIndexMap(layout: TokenLayout, image: RgbImage, w: number, h: numbe
   return map;
 }
 
+/** Each pixel: its grey, or past the grid grey * (1 - alpha) + colour(heat of its patch) * alpha, rounded. */
 function blendHeat(c: Canvas, left: number, top: number, w: number, h: number, grey: Uint8Array, heat: Float32Array,
   patchOf: Int32Array, lut: Uint8Array, alpha: number) {
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const g = grey[y * w + x];
-    const p = patchOf[y * w + x];
-    if (p < 0) { c.set(left + x, top + y, g, g, g); continue; }
+  // The colour's share per patch, computed as the per-pixel sum needs it (same operations, same rounding).
+  const heatR = new Float64Array(heat.length);
+  const heatG = new Float64Array(heat.length);
+  const heatB = new Float64Array(heat.length);
+  for (let p = 0; p < heat.length; p++) {
     const i = Math.round(heat[p] * 255) * 3;
-    const a = alpha;
-    c.set(left + x, top + y, g * (1 - a) + lut[i] * a, g * (1 - a) + lut[i + 1] * a, g * (1 - a) + lut[i + 2] * a);
+    heatR[p] = lut[i] * alpha;
+    heatG[p] = lut[i + 1] * alpha;
+    heatB[p] = lut[i + 2] * alpha;
+  }
+  const keep = 1 - alpha;
+  const px = c.rgb;
+  const x1 = Math.min(w, c.width - left);
+  const y1 = Math.min(h, c.height - top);
+  for (let y = 0; y < y1; y++) {
+    let o = ((top + y) * c.width + left) * 3;
+    for (let x = 0, i = y * w; x < x1; x++, i++, o += 3) {
+      const g = grey[i];
+      const p = patchOf[i];
+      if (p < 0) {
+        px[o] = px[o + 1] = px[o + 2] = g;
+        continue;
+      }
+      const gk = g * keep;
+      px[o] = Math.round(gk + heatR[p]);
+      px[o + 1] = Math.round(gk + heatG[p]);
+      px[o + 2] = Math.round(gk + heatB[p]);
+    }
   }
 }
 
-function outlinePatch(c: Canvas, left: number, top: number, w: number, h: number, patchOf: Int32Array, patch: number) {
+/** Pixel offsets (y * w + x) of the border of `patch` in a w × h patch map: its pixels with a neighbour outside it. */
+function patchOutline(w: number, h: number, patchOf: Int32Array, patch: number): Int32Array {
+  const edge: number[] = [];
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     if (patchOf[y * w + x] !== patch) continue;
-    const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 ||
-      patchOf[y * w + x - 1] !== patch || patchOf[y * w + x + 1] !== patch || patchOf[(y - 1) * w + x] !== patch || patchOf[(y + 1) * w + x] !== patch;
-    if (edge) c.set(left + x, top + y, 255, 255, 255);
+    if (x === 0 || y === 0 || x === w - 1 || y === h - 1 ||
+      patchOf[y * w + x - 1] !== patch || patchOf[y * w + x + 1] !== patch || patchOf[(y - 1) * w + x] !== patch || patchOf[(y + 1) * w + x] !== patch) {
+      edge.push(y * w + x);
+    }
   }
+  return Int32Array.from(edge);
 }
 
 /** Values scaled into [0, 1] by their own maximum; negatives and non-finite values count as 0. */
@@ -186,13 +260,19 @@ function describeTokens(layout: TokenLayout): string {
   return [...prefix, `${layout.prefixTokens.length}… = patches`].join(', ');
 }
 
-/** A caption rendered by sharp's text input, or null where no font is available (the picture still works). */
-async function text(caption: string, maxWidth: number): Promise<{ png: Buffer; height: number } | null> {
+/**
+ * A caption rendered by sharp's text input over white (as it is drawn on the white margin of a picture), or
+ * null where no font is available (the picture still works).
+ */
+async function text(caption: string, maxWidth: number): Promise<RgbImage | null> {
   if (maxWidth < 40) return null;
   try {
     const { data, info } = await sharp({ text: { text: escapeMarkup(caption), font: 'sans 10', dpi: 96, width: maxWidth - 2 * GAP, rgba: true, wrap: 'word' } })
-      .png().toBuffer({ resolveWithObject: true });
-    return { png: data, height: info.height };
+      .raw().toBuffer({ resolveWithObject: true });
+    const white = { create: { width: info.width, height: info.height, channels: 4 as const, background: { r: 255, g: 255, b: 255, alpha: 1 } } };
+    const rgb = await sharp(white).composite([{ input: data, raw: { width: info.width, height: info.height, channels: 4 } }])
+      .removeAlpha().raw().toBuffer();
+    return { width: info.width, height: info.height, rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength) };
   } catch {
     return null;
   }

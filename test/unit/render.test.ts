@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { interpolateInferno, interpolateViridis } from 'd3-scale-chromatic';
-import { renderHeadSheet, renderOverlay, renderPatchGrid, SHEET_GAP } from '../../src/core/render';
+import { composeHeadSheet, composePatchGrid, renderHeadSheet, renderOverlay, renderPatchGrid, SHEET_GAP } from '../../src/core/render';
 import { colorAt, colormapLut, COLORMAP_NAMES } from '../../src/core/colormap';
 import { isInspectorError } from '../../src/core/errors';
 import type { TokenLayout } from '../../src/core/types';
@@ -88,6 +88,49 @@ test('head sheet: layers × heads cells, each the query row over the patches sca
   await assert.rejects(renderHeadSheet(grey(32, 32), attention, lay, { heads: H, query: N }),
     (e: unknown) => isInspectorError(e) && e.code === 'bad-input' && /0 = cls, 1 = dist/.test(e.message));
   await assert.rejects(renderHeadSheet(grey(32, 32), attention.subarray(1), lay, { heads: H }), /not \[/);
+});
+
+test('head sheet: a patch query is outlined in white in every cell; captions sit on the white margins; PNGs are lossless', async () => {
+  const ref = JSON.parse(readFileSync(`${VIT}/deit_style.json`, 'utf8'));
+  const lay = layout(ref.grid, ref.patch_size, ref.prefix_tokens); // 4 × 4 patches of 8 px on a 32 × 32 input
+  const L = ref.layers, H = ref.heads;
+  const attention = Float32Array.from((ref.attention as number[][][][]).flat(3));
+  const cell = 64; // 16 px per patch
+  const opts = { layers: L, heads: H, query: lay.prefixTokens.length + 5, cellSize: cell }; // patch row 1, column 1
+  const pic = await composeHeadSheet(grey(32, 32), attention, lay, opts);
+  const png = await renderHeadSheet(grey(32, 32), attention, lay, opts);
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height, info.channels], [pic.width, pic.height, 3]);
+  assert.ok(data.equals(pic.rgb), 'the PNG holds exactly the composed pixels');
+  const out = await decode(png);
+  const white = [255, 255, 255];
+  for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+    const x0 = SHEET_GAP + h * (cell + SHEET_GAP);
+    const y0 = out.h - (L - l) * (cell + SHEET_GAP);
+    for (const [x, y] of [[16, 20], [31, 24], [20, 16], [24, 31], [16, 16], [31, 31]]) {
+      assert.deepEqual(out.at(x0 + x, y0 + y), white, `layer ${l} head ${h}: outline at ${x},${y}`);
+    }
+    for (const [x, y] of [[24, 24], [15, 20], [32, 24], [20, 15], [24, 32]]) {
+      assert.notDeepEqual(out.at(x0 + x, y0 + y), white, `layer ${l} head ${h}: no outline at ${x},${y}`);
+    }
+  }
+  // Where a font is available the caption is drawn above the cells: dark text on white, gaps left white.
+  const cellsTop = out.h - L * (cell + SHEET_GAP);
+  if (cellsTop > SHEET_GAP) {
+    let dark = 0;
+    for (let y = SHEET_GAP; y < cellsTop - SHEET_GAP; y++) for (let x = 0; x < out.w; x++) if (out.at(x, y)[0] < 100) dark++;
+    assert.ok(dark > 20, `caption text: ${dark} dark pixels`);
+    for (let x = 0; x < out.w; x++) for (const y of [0, cellsTop - 1]) assert.deepEqual(out.at(x, y), white, `margin at ${x},${y}`);
+  }
+  const grid = await composePatchGrid(grey(32, 32), lay);
+  const gridPng = await sharp(await renderPatchGrid(grey(32, 32), lay)).raw().toBuffer();
+  assert.ok(gridPng.equals(grid.rgb), 'patch grid: the PNG holds exactly the composed pixels');
+  const below = 32 * 8 + 40 + 2 * SHEET_GAP; // image upscaled ×8 below the swatches (40 px)
+  if (grid.height > below) {
+    let dark = 0;
+    for (let i = below * grid.width * 3; i < grid.rgb.length; i += 3) if (grid.rgb[i] < 100) dark++;
+    assert.ok(dark > 20, `patch grid caption: ${dark} dark pixels`);
+  }
 });
 
 test('overlay: the hottest patch gets the top colour, zero gets the bottom, on the upscaled image', async () => {
