@@ -18,7 +18,11 @@ const PREFIX_COLORS = [[230, 120, 30], [150, 80, 200], [110, 110, 110]];
 export const SHEET_GAP = 4; // pixels between and around the head sheet's cells
 const GAP = SHEET_GAP;
 const HEAT_ALPHA = 0.6;
-const PNG_OPTIONS = { compressionLevel: 6 } as const;
+/**
+ * zlib level 1 (sharp's default is 6), row filters off (as sharp's default): still lossless. A ViT-S head sheet
+ * of a photo encodes in about half the time (57 vs 117 ms) for ~15% more bytes; smooth pictures grow more.
+ */
+const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
 
 /** A canvas of RGB pixels, white to start. */
 class Canvas {
