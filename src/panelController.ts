@@ -72,9 +72,10 @@ export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8
 }
 
 export function toPayload(imagePath: string, inspection: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
-  settings: EffectiveSettings): InspectionPayload {
+  settings: EffectiveSettings, id = 0): InspectionPayload {
   const img = inspection.modelImage;
   return {
+    id,
     imageName: basename(imagePath),
     imagePath,
     image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
@@ -82,7 +83,6 @@ export function toPayload(imagePath: string, inspection: Inspection, cnn: Recept
     summary: inspection.summary,
     predictions: inspection.predictions,
     attention: inspection.attention,
-    scores: inspection.scores,
     cnn,
     cnnError,
     settings: panelSettings(settings),
@@ -165,7 +165,7 @@ export class PanelController implements Disposable {
       if (generation !== this.generation || this.disposed) return;
       this.inspection = inspection;
       this.modelPath = modelPath;
-      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings);
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, generation);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
     }, (e) => {
@@ -229,6 +229,10 @@ export class PanelController implements Disposable {
         return;
       case 'runMasked':
         void this.runMasked(m.maskedTokens);
+        return;
+      case 'needScores':
+        // Only for the inspection on show: a request from before a re-run is answered by nothing.
+        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: this.inspection.scores });
         return;
       case 'command':
         if (m.command === 'retry') void this.inspect();

@@ -6,6 +6,8 @@
 import type { ModelSummary, Prediction, ReceptiveFieldReport } from './core/types';
 
 export interface InspectionPayload {
+  /** Tells this inspection's later messages (scores) from an earlier one's. */
+  id: number;
   imageName: string;
   /** Full path of the inspected image: the webview keeps it in PanelState.imagePath so a reload can restore the panel. */
   imagePath?: string;
@@ -15,10 +17,8 @@ export interface InspectionPayload {
   preview: { width: number; height: number; rgba: Uint8Array };
   summary: ModelSummary;
   predictions: Prediction[];
-  /** [layers, heads, tokens, tokens] softmax probabilities. */
+  /** [layers, heads, tokens, tokens] softmax probabilities. The softmax inputs (scores) are not sent with it: only the scaling view needs them, and it asks (needScores). */
   attention: Float32Array;
-  /** Same shape: the softmax inputs, QK^T / sqrt(d_k). */
-  scores: Float32Array;
   cnn: ReceptiveFieldReport | null;
   cnnError: string | null;
   settings: PanelSettings;
@@ -34,11 +34,14 @@ export type HostToWebview =
   | { type: 'progress'; message: string }
   | { type: 'error'; message: string; action?: 'selectModel' | 'selectCnn' | 'retry' }
   | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; attention: Float32Array }
+  /** Answer to needScores: inspection `id`'s softmax inputs, QK^T / sqrt(d_k), shaped as the attention. */
+  | { type: 'scores'; id: number; scores: Float32Array }
   | { type: 'settings'; settings: PanelSettings };
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'runMasked'; maskedTokens: number[] }
+  | { type: 'needScores'; id: number }
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
   | { type: 'painted'; what: 'heads' | 'first'; ms: number };
 
@@ -74,6 +77,8 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
       if (!t.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < tokens)) return null;
       return { type: 'runMasked', maskedTokens: [...new Set(t as number[])].sort((a, b) => a - b) };
     }
+    case 'needScores':
+      return Number.isSafeInteger(m.id) ? { type: 'needScores', id: m.id as number } : null;
     case 'command':
       return typeof m.command === 'string' && commands.has(m.command)
         ? { type: 'command', command: m.command as Extract<WebviewToHost, { type: 'command' }>['command'] }

@@ -63,6 +63,7 @@ let scratchMap: Float32Array = new Float32Array(0);
 let scratchMap2: Float32Array = new Float32Array(0);
 let rolloutTimer = 0;
 let scalingDone = -1; // layer the scaling table shows, -1 none
+let scoresAskedFor: number | undefined; // payload id the scores were asked for
 
 const dims = (): Dims | null => model.dims;
 const query = () => hoverQuery ?? state.query;
@@ -168,6 +169,7 @@ function applyModelChanges(changed: Change[]): void {
     invalidate('heads', 'patches', 'enlarged', 'rollout', 'compare', 'maskResult');
   }
   if (changed.includes('maskResult')) invalidate('maskResult');
+  if (changed.includes('scores')) invalidate('scaling');
 }
 
 /** The image's full path: the host's serializer reopens the panel from PanelState.imagePath after a reload. */
@@ -517,7 +519,8 @@ function paintScaling(): void {
   if (!analysis) return;
   const d = dims()!;
   if (scalingDone === state.layer) return;
-  const rows = analysis.scalingRows().filter((r) => r.layer === state.layer);
+  if (!model.scores) return;
+  const rows = analysis.scalingRows(model.scores).filter((r) => r.layer === state.layer);
   const emax = maxEntropy(d.tokens);
   const t = els.scalingTable;
   const bar = (v: number, max: number, cls: string, label: string) => h('progress', { class: `vi-bar ${cls}`, max, value: v, 'aria-label': label });
@@ -646,7 +649,14 @@ const paint: Record<Part, () => void> = {
   compare: paintCompare,
   chart: paintChart,
   scaling: () => {
-    if (scalingDone === -1) {
+    if (!model.scores) {
+      // The scores (as large as the attention) come only when this view first needs them.
+      els.scalingTable.replaceChildren(h('caption', {}, 'Fetching the softmax inputs…'));
+      if (scoresAskedFor !== model.payload?.id) {
+        scoresAskedFor = model.payload?.id;
+        post({ type: 'needScores', id: model.payload!.id });
+      }
+    } else if (scalingDone === -1) {
       els.scalingTable.replaceChildren(h('caption', {}, 'Computing softmax statistics…'));
       setTimeout(() => { paintScaling(); }, 0);
     } else paintScaling();

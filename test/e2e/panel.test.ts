@@ -2,7 +2,7 @@
  * End to end in a real VS Code (code-server 4.100.3 + headless Chromium): install the packaged VSIX,
  * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
  * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
- * receptive-field box is drawn, reload the window and check the panel comes back. Screenshots go to
+ * receptive-field box is drawn, open Scaling (the host sends the scores on request), reload the window and check the panel comes back. Screenshots go to
  * test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
  */
 import assert from 'node:assert/strict';
@@ -180,6 +180,18 @@ test('ViT vs CNN draws the receptive-field box', async () => {
   await shot('03-vit-vs-cnn.png');
 });
 
+test('Scaling fetches the softmax inputs from the host and fills the table', async () => {
+  const wv = webview();
+  await wv.locator('#tab-scaling').click();
+  const table = wv.locator('#vi-scaling-table[data-layer]');
+  await table.waitFor({ timeout: 30_000 });
+  const rows = await wv.locator('#vi-scaling-table tbody tr').count();
+  assert.ok(rows > 0, 'one row per head');
+  const entropy = await wv.locator('#vi-scaling-table tbody tr').first().locator('td span').first().textContent();
+  assert.match(entropy ?? '', /^\d+\.\d\d$/, `an entropy value, got ${entropy}`);
+  await shot('04-scaling.png');
+});
+
 test('after Developer: Reload Window the panel is restored and inspected again', async () => {
   await page.evaluate(() => ((window as unknown as { __e2eOld: boolean }).__e2eOld = true));
   await page.keyboard.press('F1');
@@ -201,5 +213,5 @@ test('after Developer: Reload Window the panel is restored and inspected again',
   await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 60_000 });
   log(`panel restored and painted ${Date.now() - t} ms after the reload`);
   assert.ok(await wv.locator('#vi-predictions tr').count() >= 2);
-  await shot('04-restored.png');
+  await shot('05-restored.png');
 });

@@ -122,7 +122,7 @@ describe('panel controller with the real inference process', () => {
     assert.equal(payload.imagePath, IMAGE);
     assert.deepEqual([s.layers, s.heads, s.tokens], [3, 4, 17]);
     assert.ok(payload.attention instanceof Float32Array, 'attention is a Float32Array');
-    assert.ok(payload.scores instanceof Float32Array, 'scores is a Float32Array');
+    assert.ok(!('scores' in payload), 'the scores are not sent with the payload');
     assert.equal(payload.attention.length, 3 * 4 * 17 * 17);
     assert.ok(payload.image.rgba instanceof Uint8Array);
     assert.equal(payload.image.rgba.length, payload.image.width * payload.image.height * 4);
@@ -148,6 +148,31 @@ describe('panel controller with the real inference process', () => {
     assert.equal(h.requests.length, n);
   });
 
+  test("needScores gets this inspection's softmax inputs as a typed array; another inspection's id gets nothing", async () => {
+    const n = h.requests.length;
+    const before = h.port.posted.length;
+    h.port.send({ type: 'needScores', id: payload.id + 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(h.port.posted.length, before, 'no answer for an id not on show');
+    const got = h.port.next('scores');
+    h.port.send({ type: 'needScores', id: payload.id });
+    const r = await got;
+    assert.equal(r.id, payload.id);
+    assert.ok(r.scores instanceof Float32Array);
+    assert.equal(r.scores.length, payload.attention.length);
+    // softmax(scores) is the attention that was sent, row by row.
+    let worst = 0;
+    for (let row = 0; row < r.scores.length / 17; row++) {
+      const s = r.scores.subarray(row * 17, row * 17 + 17);
+      const max = Math.max(...s);
+      const e = Array.from(s, (v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let k = 0; k < 17; k++) worst = Math.max(worst, Math.abs(e[k] / sum - payload.attention[row * 17 + k]));
+    }
+    assert.ok(worst < 1e-5, `softmax(scores) differs from the attention by ${worst}`);
+    assert.equal(h.requests.length, n, 'no inference run');
+  });
+
   test('unknown types, bad commands and out-of-range mask indices are ignored and logged', async () => {
     const before = { posted: h.port.posted.length, requests: h.requests.length, logs: h.log.length };
     const bad: unknown[] = [
@@ -159,6 +184,7 @@ describe('panel controller with the real inference process', () => {
       { type: 'runMasked', maskedTokens: Array.from({ length: 18 }, (_, i) => i % 17) },
       { type: 'command', command: 'workbench.action.terminal.new' },
       { type: 'painted', what: 'first', ms: 'soon' },
+      { type: 'needScores', id: 'latest' },
       null,
       'ready',
       42,

@@ -13,6 +13,7 @@ function payload(over: Partial<InspectionPayload> = {}): InspectionPayload {
   const att = new Float32Array(L * H * T * T);
   for (let r = 0; r < L * H * T; r++) for (let k = 0; k < T; k++) att[r * T + k] = (1 + ((r + k) % 3)) / 10;
   return {
+    id: 7,
     imageName: 'a.png',
     image: { width: 16, height: 16, rgba: new Uint8Array(16 * 16 * 4) },
     preview: { width: 16, height: 16, rgba: new Uint8Array(16 * 16 * 4) },
@@ -24,7 +25,6 @@ function payload(over: Partial<InspectionPayload> = {}): InspectionPayload {
     },
     predictions: [{ index: 1, label: 'cat', probability: 0.7 }, { index: 2, label: 'dog', probability: 0.2 }],
     attention: att,
-    scores: new Float32Array(att.length).map((_, i) => Math.log(att[i])),
     cnn: null,
     cnnError: 'no CNN',
     settings: { colormap: 'magma', topK: 3 },
@@ -57,7 +57,6 @@ test('inspection: wrong tensor sizes or layout become a one-line error with a re
   p.summary.layout.tokens = 9;
   assert.match(payloadProblem(p)!, /does not add up/);
   assert.match(payloadProblem(payload({ image: { width: 2, height: 2, rgba: new Uint8Array(3) } }))!, /image/);
-  assert.match(payloadProblem(payload({ scores: new Float32Array(1) }))!, /scores/);
   assert.equal(payloadProblem(payload()), null);
   assert.ok(handleHostMessage(m, { type: 'inspection' })!.model.error);
 });
@@ -91,9 +90,30 @@ test('maskResult needs a payload and an attention tensor of the same shape', () 
   assert.equal(again.model.maskResult, null);
 });
 
+test('scores come on request: only those of the inspection on show, of its shape, are taken', () => {
+  const p = payload();
+  const scores = p.attention.map((v) => Math.log(v));
+  let m = emptyModel();
+  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores }), null, 'no inspection yet');
+  const r = handleHostMessage(m, { type: 'inspection', payload: p })!;
+  m = r.model;
+  assert.equal(m.scores, null, 'not sent with the payload');
+  assert.ok(r.changed.includes('scores'));
+  assert.equal(handleHostMessage(m, { type: 'scores', id: 6, scores }), null, 'an earlier inspection');
+  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores: new Float32Array(3) }), null, 'wrong size');
+  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores: Array.from(scores) }), null, 'not a typed array');
+  const got = handleHostMessage(m, { type: 'scores', id: 7, scores })!;
+  assert.equal(got.model.scores, scores);
+  assert.deepEqual(got.changed, ['scores']);
+  // The next inspection forgets them.
+  assert.equal(handleHostMessage(got.model, { type: 'inspection', payload: payload({ id: 8 }) })!.model.scores, null);
+});
+
 test('what the webview posts passes the host validator', () => {
+  assert.equal(parseWebviewMessage({ type: 'needScores', id: 1.5 }, 5), null);
+  assert.equal(parseWebviewMessage({ type: 'needScores' }, 5), null);
   for (const msg of [
-    { type: 'ready' }, { type: 'runMasked', maskedTokens: [1, 4] }, { type: 'command', command: 'selectCnn' },
+    { type: 'ready' }, { type: 'runMasked', maskedTokens: [1, 4] }, { type: 'command', command: 'selectCnn' }, { type: 'needScores', id: 3 },
     { type: 'command', command: 'retry' }, { type: 'painted', what: 'heads', ms: 3.2 }, { type: 'painted', what: 'first', ms: 120 },
   ]) assert.notEqual(parseWebviewMessage(msg, 5), null, JSON.stringify(msg));
 });
@@ -115,7 +135,16 @@ test('layer map: mean over the enabled heads of the query row, prefix keys dropp
   const j = a.rolloutJoint(s);
   assert.equal(a.rolloutJoint(s), j);
   assert.equal(a.hasRollout({ ...s, disabledHeads: [1] }), false);
-  assert.equal(a.scalingRows().length, 4);
+  const scores = p.attention.map((v) => Math.log(v));
+  const rows = a.scalingRows(scores);
+  assert.equal(rows.length, 4);
+  // softmax(log p) = p / sum(p): head 0 of layer 0's scaled max weight is the mean over its rows of max(p) / sum(p).
+  let expected = 0;
+  for (let q = 0; q < 5; q++) {
+    const row = Array.from(p.attention.subarray(q * 5, q * 5 + 5));
+    expected += Math.max(...row) / row.reduce((x, y) => x + y, 0) / 5;
+  }
+  assert.ok(Math.abs(rows[0].scaledMax - expected) < 1e-6, `${rows[0].scaledMax} vs ${expected}`);
   assert.equal(a.meanDistances().length, 4);
 });
 

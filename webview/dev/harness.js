@@ -114,12 +114,15 @@
   }
 
   let payload = null;
+  let payloadScores = null; // sent on request (needScores), as the host does
   function makePayload() {
     const t0 = performance.now();
     const { scores, att } = makeAttention();
     const image = makeImage(size, size);
     const withCnn = params.get('cnn') !== '0';
+    payloadScores = scores;
     payload = {
+      id: 1,
       imageName: 'synthetic.png',
       imagePath: '/images/synthetic.png',
       image,
@@ -134,7 +137,6 @@
       },
       predictions: predictions(false),
       attention: att,
-      scores,
       cnn: withCnn ? makeCnn() : null,
       cnnError: withCnn ? null : 'No CNN selected: choose an ONNX CNN (e.g. a ResNet) to compare receptive fields.',
       settings: { colormap: params.get('colormap') || 'viridis', topK: 5 },
@@ -168,6 +170,8 @@
       } else if (msg.type === 'runMasked') {
         send({ type: 'progress', message: `Running with ${msg.maskedTokens.length} masked patches…` });
         setTimeout(() => send({ type: 'maskResult', maskedTokens: msg.maskedTokens, predictions: predictions(true), attention: maskedAttention(msg.maskedTokens) }), 200);
+      } else if (msg.type === 'needScores' && payload && msg.id === payload.id) {
+        setTimeout(() => send({ type: 'scores', id: msg.id, scores: payloadScores }), 0);
       } else if (msg.type === 'command' && msg.command === 'retry') {
         send({ type: 'inspection', payload: payload || makePayload() });
       }

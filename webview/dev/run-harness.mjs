@@ -97,6 +97,9 @@ async function smoke(page) {
   out.chartDots = await attr('#vi-distance-chart', 'data-dots');
   await page.click('#tab-scaling');
   await page.waitForSelector('#vi-scaling-table[data-layer]', { timeout: 20000 });
+  const scalingRows = await page.locator('#vi-scaling-table tbody tr').count();
+  const askedScores = await page.evaluate(() => window.__posted.filter((m) => m.type === 'needScores').length);
+  check('scaling table filled from scores asked for once', scalingRows === (await page.evaluate(() => window.__harness.payload.summary.heads)) && askedScores === 1);
   const mb = await page.locator('#vi-mask').boundingBox();
   await page.mouse.click(mb.x + mb.width * 0.5, mb.y + mb.height * 0.5);
   await page.mouse.click(mb.x + mb.width * 0.6, mb.y + mb.height * 0.5);

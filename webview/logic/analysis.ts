@@ -78,8 +78,9 @@ export class Analysis {
   dinoMask(map: Float32Array, mass: number): Uint8Array {
     return dinoMask(map, mass);
   }
-  scalingRows(): ScalingRow[] {
-    this.scaling ??= compareScaling(this.payload.scores, this.dims, this.payload.summary.headDim);
+  /** `scores`: the payload's softmax inputs (sent on request, not with the payload). */
+  scalingRows(scores: Float32Array): ScalingRow[] {
+    this.scaling ??= compareScaling(scores, this.dims, this.payload.summary.headDim);
     const { scaled, unscaled } = this.scaling;
     const rows: ScalingRow[] = [];
     for (let l = 0; l < this.dims.layers; l++) {

@@ -19,14 +19,16 @@ export interface AppModel {
   error: { message: string; action?: 'selectModel' | 'selectCnn' | 'retry' } | null;
   settings: PanelSettings;
   maskResult: MaskResult | null;
+  /** The payload's softmax inputs, once asked for (needScores) and received; null until then. */
+  scores: Float32Array | null;
 }
 
-export type Change = 'payload' | 'progress' | 'error' | 'settings' | 'maskResult';
+export type Change = 'payload' | 'progress' | 'error' | 'settings' | 'maskResult' | 'scores';
 
 export const defaultSettings: PanelSettings = { colormap: 'viridis', topK: 5 };
 
 export function emptyModel(): AppModel {
-  return { payload: null, dims: null, progress: null, error: null, settings: { ...defaultSettings }, maskResult: null };
+  return { payload: null, dims: null, progress: null, error: null, settings: { ...defaultSettings }, maskResult: null, scores: null };
 }
 
 const colormaps = new Set(['viridis', 'inferno', 'magma', 'plasma', 'turbo', 'cividis']);
@@ -61,7 +63,6 @@ export function payloadProblem(p: InspectionPayload): string | null {
   if (l.tokens !== l.prefixTokens.length + rows * cols) return `The token layout does not add up: ${l.prefixTokens.length} prefix + ${rows}x${cols} patches != ${l.tokens} tokens.`;
   const n = s.layers * s.heads * l.tokens * l.tokens;
   if (!(p.attention instanceof Float32Array) || p.attention.length !== n) return `The attention tensor has ${p.attention?.length ?? 0} values, expected ${n}.`;
-  if (!(p.scores instanceof Float32Array) || p.scores.length !== n) return `The scores tensor has ${p.scores?.length ?? 0} values, expected ${n}.`;
   const img = p.image;
   if (!img || !((img.rgba as unknown) instanceof Uint8Array || (img.rgba as unknown) instanceof Uint8ClampedArray) || img.rgba.length !== img.width * img.height * 4) return 'The image is missing or has the wrong size.';
   return null;
@@ -78,8 +79,8 @@ export function handleHostMessage(m: AppModel, raw: unknown): { model: AppModel;
       if (problem) return { model: { ...m, progress: null, error: { message: problem, action: 'retry' } }, changed: ['progress', 'error'] };
       const settings = validSettings(p.settings, m.settings);
       return {
-        model: { ...m, payload: p, dims: dimsOf(p), progress: null, error: null, settings, maskResult: null },
-        changed: ['payload', 'progress', 'error', 'settings', 'maskResult'],
+        model: { ...m, payload: p, dims: dimsOf(p), progress: null, error: null, settings, maskResult: null, scores: null },
+        changed: ['payload', 'progress', 'error', 'settings', 'maskResult', 'scores'],
       };
     }
     case 'progress':
@@ -91,6 +92,13 @@ export function handleHostMessage(m: AppModel, raw: unknown): { model: AppModel;
     }
     case 'settings':
       return { model: { ...m, settings: validSettings(msg.settings, m.settings) }, changed: ['settings'] };
+    case 'scores': {
+      const d = m.dims;
+      const s = msg.scores;
+      // Another inspection's (an answer that crossed a re-run) or the wrong size: ignored.
+      if (!d || !m.payload || msg.id !== m.payload.id || !(s instanceof Float32Array) || s.length !== d.layers * d.heads * d.tokens * d.tokens) return null;
+      return { model: { ...m, scores: s }, changed: ['scores'] };
+    }
     case 'maskResult': {
       const d = m.dims;
       const att = msg.attention;
