@@ -116,6 +116,7 @@ export async function composeHeadSheet(image: RgbImage, attention: Float32Array,
     text(`query token ${query} (${tokenName(layout, query)}): rows are layers 0–${layers - 1}, columns heads 0–${heads - 1}`, heads * (cw + GAP) + GAP),
   ]);
   const patchOf = patchIndexMap(layout, image, cw, ch);
+  const runs = patchRuns(patchOf, cw, ch);
   const prefix = layout.prefixTokens.length;
   const qPatch = query >= prefix ? query - prefix : -1;
   const outline = qPatch >= 0 ? patchOutline(cw, ch, patchOf, qPatch) : new Int32Array(0);
@@ -128,7 +129,7 @@ export async function composeHeadSheet(image: RgbImage, attention: Float32Array,
       heat.set(attention.subarray(row + prefix, row + n));
       const left = GAP + h * (cw + GAP);
       const y0 = top + l * (ch + GAP);
-      blendHeat(c, left, y0, cw, ch, base, normalised(heat), patchOf, lut, HEAT_ALPHA);
+      blendHeat(c, left, y0, cw, base, normalised(heat), runs, lut, HEAT_ALPHA);
       for (let i = 0; i < outline.length; i++) {
         const p = ((y0 + Math.floor(outline[i] / cw)) * c.width + left + (outline[i] % cw)) * 3;
         c.rgb[p] = c.rgb[p + 1] = c.rgb[p + 2] = 255;
@@ -152,7 +153,8 @@ export async function composeOverlay(image: RgbImage, values: Float32Array, layo
   const w = image.width * k;
   const h = image.height * k;
   const c = new Canvas(w, h);
-  blendHeat(c, 0, 0, w, h, await greyAt(image, w, h), normalised(values), patchIndexMap(layout, image, w, h), colormapLut(opts.colormap), opts.alpha ?? HEAT_ALPHA);
+  const runs = patchRuns(patchIndexMap(layout, image, w, h), w, h);
+  blendHeat(c, 0, 0, w, await greyAt(image, w, h), normalised(values), runs, colormapLut(opts.colormap), opts.alpha ?? HEAT_ALPHA);
   return c.image();
 }
 
@@ -198,38 +200,78 @@ function patchIndexMap(layout: TokenLayout, image: RgbImage, w: number, h: numbe
   return map;
 }
 
-/** Each pixel: its grey, or past the grid grey * (1 - alpha) + colour(heat of its patch) * alpha, rounded. */
-function blendHeat(c: Canvas, left: number, top: number, w: number, h: number, grey: Uint8Array, heat: Float32Array,
-  patchOf: Int32Array, lut: Uint8Array, alpha: number) {
-  // The colour's share per patch, computed as the per-pixel sum needs it (same operations, same rounding).
-  const heatR = new Float64Array(heat.length);
-  const heatG = new Float64Array(heat.length);
-  const heatB = new Float64Array(heat.length);
-  for (let p = 0; p < heat.length; p++) {
-    const i = Math.round(heat[p] * 255) * 3;
-    heatR[p] = lut[i] * alpha;
-    heatG[p] = lut[i + 1] * alpha;
-    heatB[p] = lut[i + 2] * alpha;
-  }
-  const keep = 1 - alpha;
-  const px = c.rgb;
-  const x1 = Math.min(w, c.width - left);
-  const y1 = Math.min(h, c.height - top);
-  for (let y = 0; y < y1; y++) {
-    let o = ((top + y) * c.width + left) * 3;
-    for (let x = 0, i = y * w; x < x1; x++, i++, o += 3) {
-      const g = grey[i];
+/**
+ * Runs of pixels in the same patch along the rows of a w × h patch map: [start, end, patch] triples of pixel
+ * offsets (y * w + x, end exclusive), patch -1 past the grid.
+ */
+function patchRuns(patchOf: Int32Array, w: number, h: number): Int32Array {
+  const runs: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w;) {
+      const i = y * w + x;
       const p = patchOf[i];
-      if (p < 0) {
-        px[o] = px[o + 1] = px[o + 2] = g;
-        continue;
-      }
-      const gk = g * keep;
-      px[o] = Math.round(gk + heatR[p]);
-      px[o + 1] = Math.round(gk + heatG[p]);
-      px[o + 2] = Math.round(gk + heatB[p]);
+      let end = x + 1;
+      while (end < w && patchOf[y * w + end] === p) end++;
+      runs.push(i, y * w + end, p);
+      x = end;
     }
   }
+  return Int32Array.from(runs);
+}
+
+/**
+ * A w × h block at (left, top), which must lie on the canvas: each pixel its grey past the grid, else
+ * round(grey * (1 - alpha) + colour(heat of its patch) * alpha) per channel, from a table of every
+ * (colour, grey) pair. `runs` is patchRuns of the block's patch map.
+ */
+function blendHeat(c: Canvas, left: number, top: number, w: number, grey: Uint8Array, heat: Float32Array,
+  runs: Int32Array, lut: Uint8Array, alpha: number) {
+  const mix = blendTable(alpha);
+  const px = c.rgb;
+  // Per patch, where its colour's row of the table starts.
+  const rowR = new Int32Array(heat.length);
+  const rowG = new Int32Array(heat.length);
+  const rowB = new Int32Array(heat.length);
+  for (let p = 0; p < heat.length; p++) {
+    const i = Math.round(heat[p] * 255) * 3;
+    rowR[p] = lut[i] << 8;
+    rowG[p] = lut[i + 1] << 8;
+    rowB[p] = lut[i + 2] << 8;
+  }
+  for (let r = 0; r < runs.length; r += 3) {
+    const start = runs[r];
+    const end = runs[r + 1];
+    const p = runs[r + 2];
+    const y = Math.floor(start / w);
+    let o = ((top + y) * c.width + left + start - y * w) * 3;
+    if (p < 0) {
+      for (let i = start; i < end; i++, o += 3) px[o] = px[o + 1] = px[o + 2] = grey[i];
+      continue;
+    }
+    const tr = rowR[p];
+    const tg = rowG[p];
+    const tb = rowB[p];
+    for (let i = start; i < end; i++, o += 3) {
+      const g = grey[i];
+      px[o] = mix[tr + g];
+      px[o + 1] = mix[tg + g];
+      px[o + 2] = mix[tb + g];
+    }
+  }
+}
+
+const blendTables = new Map<number, Uint8Array>();
+
+/** [colour * 256 + grey] → round(grey * (1 - alpha) + colour * alpha), for every pair of 8-bit values. */
+function blendTable(alpha: number): Uint8Array {
+  let table = blendTables.get(alpha);
+  if (!table) {
+    table = new Uint8Array(256 * 256);
+    for (let v = 0; v < 256; v++) for (let g = 0; g < 256; g++) table[v * 256 + g] = Math.round(g * (1 - alpha) + v * alpha);
+    if (blendTables.size > 16) blendTables.clear();
+    blendTables.set(alpha, table);
+  }
+  return table;
 }
 
 /** Pixel offsets (y * w + x) of the border of `patch` in a w × h patch map: its pixels with a neighbour outside it. */
