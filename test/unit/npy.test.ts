@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeNpy, encodeNpy } from '../../src/core/npy';
+import { decodeNpy, encodeNpy, npyParts } from '../../src/core/npy';
 
 const PYTHON = '/usr/bin/python3';
 const hasNumpy = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -33,6 +33,19 @@ test('round trip keeps the shape and every value exactly', () => {
   assert.deepEqual(back.data, data);
   assert.throws(() => encodeNpy(data, [4, 4]), /holds 16 values/);
   assert.throws(() => decodeNpy(Buffer.from('not numpy at all')), /not an \.npy/);
+});
+
+test('npyParts: the file encodeNpy makes, in two parts, the data part a view of the values (no copy)', () => {
+  const backing = Float32Array.from({ length: 3 + 2 * 3 * 4 }, (_, i) => i / 3 - 2);
+  const data = backing.subarray(3); // at an offset into a larger buffer
+  const [header, body] = npyParts(data, [2, 3, 4]);
+  assert.ok(Buffer.concat([header, body]).equals(encodeNpy(data, [2, 3, 4])));
+  assert.equal(header.length % 64, 0);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) {
+    assert.equal(body.buffer, data.buffer, 'a view on a little-endian machine');
+    assert.equal(body.byteOffset, data.byteOffset);
+  }
+  assert.throws(() => npyParts(data, [5, 5]), /holds 25 values/);
 });
 
 test('numpy reads what encodeNpy writes, and encodeNpy reads what numpy writes', { skip: !hasNumpy && 'no numpy' }, async () => {
