@@ -5,8 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from './analytics';
-import { encodeNpy } from './npy';
-import { renderHeadSheet, renderOverlay, renderPatchGrid } from './render';
+import { npyParts } from './npy';
+import { composeHeadSheet, composeOverlay, composePatchGrid, encodePng } from './render';
 import type { Inspection } from './types';
 
 export const REPORT_FILES = ['report.json', 'attention.npy', 'patches.png', 'heads.png', 'rollout.png'] as const;
@@ -19,10 +19,20 @@ export interface ReportOptions {
 export function buildReport(inspection: Inspection) {
   const { summary: s } = inspection;
   const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };
-  const distance = meanAttentionDistance(inspection.attention, dims, s.layout);
-  const entropy = attentionEntropy(inspection.attention, dims);
+  return reportWith(inspection, clsRollout(inspection), meanAttentionDistance(inspection.attention, dims, s.layout), attentionEntropy(inspection.attention, dims));
+}
+
+/** The rollout of the CLS token (query 0) over the patch grid, divided by its max: report.json's `rollout`. */
+function clsRollout(inspection: Inspection): Float32Array {
+  const { summary: s } = inspection;
+  const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };
+  return rolloutMap(rolloutRow(inspection.attention, dims, { fusion: 'mean', discardRatio: 0 }, 0), s.layout, 0);
+}
+
+/** report.json's object from the analytics: the rollout map, mean distance and entropy per head. */
+function reportWith(inspection: Inspection, map: Float32Array, distance: Float32Array, entropy: Float32Array) {
+  const { summary: s } = inspection;
   const [rows, cols] = s.layout.grid;
-  const map = rolloutMap(rolloutRow(inspection.attention, dims, { fusion: 'mean', discardRatio: 0 }, 0), s.layout, 0);
   const square = s.layout.patchSize[0] === s.layout.patchSize[1];
   return {
     model: {
@@ -55,17 +65,31 @@ export function buildReport(inspection: Inspection) {
 
 export async function writeReport(dir: string, inspection: Inspection, options: ReportOptions = {}): Promise<string[]> {
   const { summary: s } = inspection;
-  await mkdir(dir, { recursive: true });
-  const report = buildReport(inspection);
+  const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };
   const image = inspection.modelImage;
-  const map = Float32Array.from(report.rollout.flat());
-  const files: [string, string | Uint8Array][] = [
-    ['report.json', JSON.stringify(report, null, 2)],
-    ['attention.npy', encodeNpy(inspection.attention, [s.layers, s.heads, s.tokens, s.tokens])],
-    ['patches.png', await renderPatchGrid(image, s.layout)],
-    ['heads.png', await renderHeadSheet(image, inspection.attention, s.layout, { layers: s.layers, heads: s.heads, query: options.query ?? 0, colormap: options.colormap })],
-    ['rollout.png', await renderOverlay(image, map, s.layout, { colormap: options.colormap })],
-  ];
-  await Promise.all(files.map(([name, data]) => writeFile(join(dir, name), data)));
-  return files.map(([name]) => join(dir, name));
+  await mkdir(dir, { recursive: true });
+  // Work for two cores: composing a picture starts with sharp (grey base, caption) on libuv's thread pool while
+  // this thread computes the rollout; this thread then blends the pixels, and each PNG encode (the longest
+  // step, on the pool) starts as soon as its picture is composed, running while this thread computes the
+  // other analytics. Nothing is written until every picture is composed (a bad query writes nothing).
+  const grid = handled(composePatchGrid(image, s.layout));
+  const sheet = handled(composeHeadSheet(image, inspection.attention, s.layout, { layers: s.layers, heads: s.heads, query: options.query ?? 0, colormap: options.colormap }));
+  const map = clsRollout(inspection);
+  const overlay = handled(composeOverlay(image, map, s.layout, { colormap: options.colormap }));
+  const pngs = [grid, sheet, overlay].map((picture) => handled(picture.then(encodePng)));
+  await Promise.all([grid, sheet, overlay]);
+  const path = (name: (typeof REPORT_FILES)[number]) => join(dir, name);
+  const written = [
+    writeFile(path('attention.npy'), npyParts(inspection.attention, [s.layers, s.heads, s.tokens, s.tokens])),
+    ...(['patches.png', 'heads.png', 'rollout.png'] as const).map(async (name, i) => writeFile(path(name), await pngs[i])),
+  ].map(handled);
+  const report = reportWith(inspection, map, meanAttentionDistance(inspection.attention, dims, s.layout), attentionEntropy(inspection.attention, dims));
+  await Promise.all([...written, writeFile(path('report.json'), JSON.stringify(report, null, 2))]);
+  return REPORT_FILES.map(path);
+}
+
+/** `p` with a rejection marked as handled: it is awaited later, and a throw in between must not leave it unobserved. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
