@@ -207,11 +207,13 @@ export function meanAttentionDistance(att: Float32Array, dims: AttentionDims, la
     let total = 0;
     for (let q = 0; q < patches; q++) {
       const base = (lh * n + p + q) * n + p;
+      const row = q * patches;
       let mass = 0;
       let weighted = 0;
       for (let k = 0; k < patches; k++) {
-        mass += att[base + k];
-        weighted += att[base + k] * dist[q * patches + k];
+        const a = att[base + k];
+        mass += a;
+        weighted += a * dist[row + k];
       }
       if (mass > 0) total += weighted / mass;
     }
