@@ -68,22 +68,23 @@ export async function writeReport(dir: string, inspection: Inspection, options: 
   const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };
   const image = inspection.modelImage;
   await mkdir(dir, { recursive: true });
-  // Work for two cores: composing a picture starts with sharp (grey base, caption) on libuv's thread pool while
-  // this thread computes the rollout; this thread then blends the pixels, and each PNG encode (the longest
-  // step, on the pool) starts as soon as its picture is composed, running while this thread computes the
-  // other analytics. Nothing is written until every picture is composed (a bad query writes nothing).
-  const grid = handled(composePatchGrid(image, s.layout));
+  // Work for two cores. Encoding the head sheet is the longest step, so its pixels come first: sharp prepares
+  // its grey base and caption on libuv's thread pool while this thread computes the rollout, this thread blends
+  // the cells, and the encode then runs on the pool while this thread composes the other two pictures and
+  // computes the other analytics. Nothing is written until every picture is composed (a bad query writes nothing).
   const sheet = handled(composeHeadSheet(image, inspection.attention, s.layout, { layers: s.layers, heads: s.heads, query: options.query ?? 0, colormap: options.colormap }));
   const map = clsRollout(inspection);
-  const overlay = handled(composeOverlay(image, map, s.layout, { colormap: options.colormap }));
-  const pngs = [grid, sheet, overlay].map((picture) => handled(picture.then(encodePng)));
-  await Promise.all([grid, sheet, overlay]);
+  const heads = handled(encodePng(await sheet));
+  const others = handled(Promise.all([composePatchGrid(image, s.layout), composeOverlay(image, map, s.layout, { colormap: options.colormap })]));
+  const distance = meanAttentionDistance(inspection.attention, dims, s.layout);
+  const [grid, overlay] = await others;
   const path = (name: (typeof REPORT_FILES)[number]) => join(dir, name);
   const written = [
     writeFile(path('attention.npy'), npyParts(inspection.attention, [s.layers, s.heads, s.tokens, s.tokens])),
-    ...(['patches.png', 'heads.png', 'rollout.png'] as const).map(async (name, i) => writeFile(path(name), await pngs[i])),
+    ...([['patches.png', encodePng(grid)], ['heads.png', heads], ['rollout.png', encodePng(overlay)]] as const)
+      .map(async ([name, png]) => writeFile(path(name), await png)),
   ].map(handled);
-  const report = reportWith(inspection, map, meanAttentionDistance(inspection.attention, dims, s.layout), attentionEntropy(inspection.attention, dims));
+  const report = reportWith(inspection, map, distance, attentionEntropy(inspection.attention, dims));
   await Promise.all([...written, writeFile(path('report.json'), JSON.stringify(report, null, 2))]);
   return REPORT_FILES.map(path);
 }
