@@ -1,7 +1,7 @@
 /**
  * Preprocessing: a 12-megapixel JPEG file to the model's input tensor, by the engine's own path
- * (loadImage: header check, then sharp with shrink-on-load for the 224×224 model pixels and the 512 px
- * preview in parallel; then toInputTensor), next to sharp alone doing only the 224×224 resize.
+ * (loadImage: header check, then sharp with shrink-on-load for the 224×224 model pixels and the preview
+ * in parallel; then toInputTensor), next to sharp alone doing only the 224×224 resize.
  */
 import sharp from 'sharp';
 import { loadImage } from '../../src/core/imageLoad';
@@ -13,7 +13,8 @@ export interface PreprocessResult {
   width: number;
   height: number;
   bytes: number;
-  r: Interleaved; // variants: sharpOnly (baseline), engine, singleDecode (diagnostic)
+  preview: { width: number; height: number }; // the engine's preview of this photo (see previewSide)
+  r: Interleaved; // variants: sharpOnly (baseline), engine, fullPreview (diagnostic)
 }
 
 export async function measurePreprocess(image: string, rounds: number): Promise<PreprocessResult> {
@@ -27,19 +28,19 @@ export async function measurePreprocess(image: string, rounds: number): Promise<
         const img = await loadImage(image, prep);
         return toInputTensor(img.model.rgb, img.model.height, img.model.width, prep);
       },
-      // Diagnostic, not the engine: one decode (shrink-on-load to the 512 px preview) from which both the
-      // preview and the 224×224 model pixels are made, instead of two decodes of the whole JPEG.
-      singleDecode: async () => {
-        const { data, info } = await sharp(image).rotate().resize(512, 512, { fit: 'inside', fastShrinkOnLoad: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-        const raw = { raw: { width: info.width, height: info.height, channels: 3 as const } };
+      // Diagnostic, not the engine: the same two decodes with the preview at the full 512 px, which makes libjpeg
+      // decode at 1/4 scale instead of 1/8 (what loadImage did before previewSide).
+      fullPreview: async () => {
+        const p = () => sharp(image, { sequentialRead: true }).autoOrient().flatten({ background: '#fff' }).toColourspace('srgb');
         const [model] = await Promise.all([
-          sharp(data, raw).resize(224, 224, { fit: 'fill' }).raw().toBuffer(),
-          sharp(data, raw).ensureAlpha(1).raw().toBuffer(),
+          p().resize(224, 224, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true }).removeAlpha().raw().toBuffer(),
+          p().resize(512, 512, { fit: 'inside', fastShrinkOnLoad: true }).removeAlpha().ensureAlpha(1).raw().toBuffer(),
         ]);
         return toInputTensor(new Uint8Array(model.buffer, model.byteOffset, model.byteLength), 224, 224, prep);
       },
     },
     rounds,
   );
-  return { image, width: meta.width ?? 0, height: meta.height ?? 0, bytes: statSync(image).size, r };
+  const { preview } = await loadImage(image, prep);
+  return { image, width: meta.width ?? 0, height: meta.height ?? 0, bytes: statSync(image).size, preview: { width: preview.width, height: preview.height }, r };
 }

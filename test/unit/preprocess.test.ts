@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { preprocessingFrom, toInputTensor } from '../../src/core/preprocess';
-import { loadImage } from '../../src/core/imageLoad';
+import { loadImage, previewSide } from '../../src/core/imageLoad';
 import { isInspectorError } from '../../src/core/errors';
 
 const VIT = '/work/shared/fixtures/vit';
@@ -104,4 +104,27 @@ test('shortest_edge resize and center crop pick the middle of the photo, as tran
   assert.deepEqual(at(19, 19), [0, 0, 255]);
   assert.deepEqual(at(5, 0), [255, 0, 0]);
   assert.deepEqual([img.preview.width, img.preview.height], [40, 80], 'the preview is never enlarged');
+});
+
+test('previewSide: a big JPEG gets a slightly smaller preview when that lets it decode at 1/8 scale', () => {
+  assert.equal(previewSide('jpeg', 4000, 512), 444, '4000/9: sharp shrinks by 8 on load only from a shrink of 9');
+  assert.equal(previewSide('jpeg', 5000, 512), 512, '5000/9 ≥ 512: the full preview already decodes at 1/8');
+  assert.equal(previewSide('jpeg', 3000, 512), 512, '3000/9 is too small a preview; 1/4 scale reaches 512');
+  assert.equal(previewSide('jpeg', 2400, 512), 480, '2400/5: 1/4 instead of 1/2');
+  assert.equal(previewSide('png', 4000, 512), 512, 'no shrink-on-load outside JPEG');
+  assert.equal(previewSide('jpeg', 300, 512), 512);
+});
+
+test('loadImage: the preview of a big JPEG follows previewSide; the same image as PNG keeps the full side', async () => {
+  const w = 850, h = 600;
+  const px = Buffer.alloc(w * h * 3, 128);
+  const raw = () => sharp(px, { raw: { width: w, height: h, channels: 3 } });
+  const prep = preprocessingFrom(null, [32, 32]).preprocessing;
+  const jpeg = await loadImage(await raw().jpeg().toBuffer(), prep, { previewMaxSide: 100 });
+  const png = await loadImage(await raw().png().toBuffer(), prep, { previewMaxSide: 100 });
+  assert.equal(previewSide('jpeg', w, 100), 94);
+  assert.equal(jpeg.preview.width, 94);
+  assert.equal(png.preview.width, 100);
+  for (const { preview } of [jpeg, png]) assert.ok(Math.abs(preview.height - (preview.width * h) / w) <= 1, 'aspect kept');
+  assert.deepEqual([jpeg.model.width, jpeg.model.height, png.model.width], [32, 32, 32]);
 });
