@@ -59,6 +59,26 @@ export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'v
   return 'retry'; // worker-crashed, cancelled, bad-input
 }
 
+/**
+ * A copy of `a` in an ArrayBuffer of its own. VS Code's postMessage sends a typed array's whole ArrayBuffer,
+ * and every array of a result from the inference process is a view into that message's one buffer (Node's
+ * structured-clone deserializer): posting the attention alone would carry the scores and pictures too.
+ */
+export function ownBuffer<T extends Float32Array | Uint8Array>(a: T): T {
+  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
+}
+
+/** The inspection with each array in a buffer of its own (see ownBuffer); the message buffer can then be freed. */
+export function withOwnBuffers(i: Inspection): Inspection {
+  return {
+    ...i,
+    attention: ownBuffer(i.attention),
+    scores: ownBuffer(i.scores),
+    preview: { ...i.preview, rgba: ownBuffer(i.preview.rgba) },
+    modelImage: { ...i.modelImage, rgb: ownBuffer(i.modelImage.rgb) },
+  };
+}
+
 /** RGB (model input) to RGBA for canvases. */
 export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height * 4);
@@ -160,7 +180,7 @@ export class PanelController implements Disposable {
           this.deps.log(`CNN ${models.cnn}: ${cnnError}`);
         }
       }
-      return { inspection, cnn, cnnError, settings, modelPath: models.vit };
+      return { inspection: withOwnBuffers(inspection), cnn, cnnError, settings, modelPath: models.vit };
     }).then(({ inspection, cnn, cnnError, settings, modelPath }) => {
       if (generation !== this.generation || this.disposed) return;
       this.inspection = inspection;
@@ -202,7 +222,7 @@ export class PanelController implements Disposable {
           { signal: ac.signal });
       });
       if (generation !== this.generation || this.maskRun !== ac || this.disposed) return;
-      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, attention: result.attention });
+      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, attention: ownBuffer(result.attention) });
     } catch (e) {
       if (this.maskRun !== ac || this.disposed) return;
       if (isInspectorError(e) && e.code === 'cancelled') return;
@@ -223,6 +243,7 @@ export class PanelController implements Disposable {
       case 'ready':
         // Also after the webview was reloaded (hidden and shown again): send what it had.
         this.ready = true;
+        this.deps.log(`${basename(this.imagePath)}: webview ready${this.payload ? '' : this.running ? ' (inspection running)' : ''}`);
         if (this.payload) void this.post({ type: 'inspection', payload: this.payload });
         else if (this.lastError) void this.post(this.lastError);
         else if (!this.running) void this.inspect();
@@ -263,7 +284,12 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      return await this.port.postMessage(message);
+      if (message.type !== 'inspection' && message.type !== 'scores') return await this.port.postMessage(message);
+      // The big messages: how long VS Code takes to carry them is part of what the user waits for.
+      const t0 = Date.now();
+      const ok = await this.port.postMessage(message);
+      this.deps.log(`${basename(this.imagePath)}: posted ${message.type} (${(bufferBytes(message) / 2 ** 20).toFixed(2)} MB of arrays) in ${Date.now() - t0} ms`);
+      return ok;
     } catch (e) {
       this.deps.log(`could not post ${message.type} to the webview: ${e instanceof Error ? e.message : String(e)}`);
       return false;
@@ -276,6 +302,19 @@ export class PanelController implements Disposable {
     this.maskRun?.abort();
     this.subscription.dispose();
   }
+}
+
+/** Bytes VS Code carries for a message's typed arrays: each distinct ArrayBuffer under them, whole. */
+export function bufferBytes(message: unknown): number {
+  const seen = new Set<ArrayBufferLike>();
+  const walk = (v: unknown): void => {
+    if (ArrayBuffer.isView(v)) seen.add(v.buffer);
+    else if (v !== null && typeof v === 'object') for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  walk(message);
+  let n = 0;
+  for (const b of seen) n += b.byteLength;
+  return n;
 }
 
 function describe(raw: unknown): string {

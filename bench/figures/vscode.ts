@@ -21,7 +21,7 @@ export interface VsCodeResult {
   warmMs?: Summary; // second photo in the same window
   workbenchMs?: Summary; // page load → explorer shows the files (context, not part of the figure)
   /** From the extension's own log ("ViT Inspector" output): the inference (host → inference process → host) and the webview's paint after the payload arrived. */
-  parts?: { coldInspectMs?: Summary; warmInspectMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary };
+  parts?: { coldInspectMs?: Summary; warmInspectMs?: Summary; coldPostMs?: Summary; warmPostMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary; postMB?: Summary };
   vsix?: string;
 }
 
@@ -92,7 +92,8 @@ export async function measureVsCode(root: string, model: string, photos: [string
   const cold: number[] = [];
   const warm: number[] = [];
   const workbench: number[] = [];
-  const parts: Record<'coldInspectMs' | 'warmInspectMs' | 'coldPaintMs' | 'warmPaintMs', number[]> = { coldInspectMs: [], warmInspectMs: [], coldPaintMs: [], warmPaintMs: [] };
+  const parts: Record<'coldInspectMs' | 'warmInspectMs' | 'coldPostMs' | 'warmPostMs' | 'coldPaintMs' | 'warmPaintMs' | 'postMB', number[]> =
+    { coldInspectMs: [], warmInspectMs: [], coldPostMs: [], warmPostMs: [], coldPaintMs: [], warmPaintMs: [], postMB: [] };
   for (let s = 0; s < sessions; s++) {
     let server: CodeServer | undefined;
     const browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_ARGS });
@@ -127,6 +128,9 @@ export async function measureVsCode(root: string, model: string, photos: [string
     const add = (k: keyof typeof parts, v: number | undefined) => v !== undefined && parts[k].push(v);
     add('coldInspectMs', logged(text, /inspected photo1\.jpg with .* in (\d+) ms/));
     add('warmInspectMs', logged(text, /inspected photo2\.jpg with .* in (\d+) ms/));
+    add('coldPostMs', logged(text, /photo1\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
+    add('warmPostMs', logged(text, /photo2\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
+    add('postMB', logged(text, /photo1\.jpg: posted inspection \(([\d.]+) MB of arrays\)/));
     add('coldPaintMs', logged(text, /photo1\.jpg: painted first in (\d+) ms/));
     add('warmPaintMs', logged(text, /photo2\.jpg: painted first in (\d+) ms/));
   }

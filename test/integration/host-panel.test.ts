@@ -14,7 +14,7 @@ import { InferenceClient } from '../../src/core/inferenceClient';
 import type { Inspection } from '../../src/core/types';
 import type { InspectRequest } from '../../src/core/workerProtocol';
 import { resolveModels } from '../../src/models';
-import { PanelController, type ClientLike, type PanelDeps } from '../../src/panelController';
+import { bufferBytes, PanelController, withOwnBuffers, type ClientLike, type PanelDeps } from '../../src/panelController';
 import type { HostToWebview, InspectionPayload } from '../../src/protocol';
 import { readSettings, type ConfigLike } from '../../src/settings';
 import { FIXTURES, REPO } from '../helpers/fixtures';
@@ -140,6 +140,23 @@ describe('panel controller with the real inference process', () => {
     assert.equal(h.requests[0].modelPath, VIT);
   });
 
+  test('each array posted is in an ArrayBuffer of its own (VS Code carries a typed array\'s whole buffer)', async () => {
+    // Node's structured-clone deserializer may return views into the one message buffer from the child.
+    const raw = await client.inspect({ modelPath: VIT, image: IMAGE });
+    const shared = new ArrayBuffer(raw.attention.byteLength + raw.scores.byteLength + 64);
+    const views = { ...raw, attention: new Float32Array(shared, 0, raw.attention.length), scores: new Float32Array(shared, raw.attention.byteLength + 64, raw.scores.length) };
+    views.attention.set(raw.attention);
+    assert.equal(bufferBytes({ attention: views.attention }), shared.byteLength, 'a view carries its whole buffer');
+    const own = withOwnBuffers(views);
+    assert.equal(bufferBytes({ attention: own.attention }), raw.attention.byteLength);
+    assert.deepEqual(own.attention, raw.attention);
+    const message = h.port.posted.find((m) => m.type === 'inspection')!;
+    const arrays = [payload.attention, payload.image.rgba, payload.preview.rgba];
+    for (const a of arrays) assert.deepEqual([a.byteOffset, a.byteLength], [0, a.buffer.byteLength]);
+    assert.equal(bufferBytes(message), arrays.reduce((n, a) => n + a.byteLength, 0), 'nothing but the arrays is carried');
+    assert.ok(h.log.some((l) => /posted inspection \(\d+\.\d\d MB of arrays\) in \d+ ms/.test(l)), h.log.join('\n'));
+  });
+
   test('a reloaded webview (ready again) gets the same payload without a new run', async () => {
     const n = h.requests.length;
     const got = h.port.next('inspection');
@@ -160,6 +177,7 @@ describe('panel controller with the real inference process', () => {
     assert.equal(r.id, payload.id);
     assert.ok(r.scores instanceof Float32Array);
     assert.equal(r.scores.length, payload.attention.length);
+    assert.equal(bufferBytes(r), r.scores.byteLength, 'the scores alone are carried');
     // softmax(scores) is the attention that was sent, row by row.
     let worst = 0;
     for (let row = 0; row < r.scores.length / 17; row++) {
@@ -206,6 +224,7 @@ describe('panel controller with the real inference process', () => {
     assert.deepEqual(h.requests.at(-1)!.maskedTokens, [1, 5]);
     assert.ok(r.attention instanceof Float32Array);
     assert.equal(r.attention.length, payload.attention.length);
+    assert.equal(bufferBytes(r), r.attention.byteLength, 'the attention alone is carried');
     // No query attends to a masked key.
     for (let q = 0; q < 17; q++) assert.ok(r.attention[q * 17 + 5] < 1e-6);
     assert.ok(r.predictions.length > 0);
