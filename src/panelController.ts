@@ -61,8 +61,9 @@ export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'v
 
 /**
  * A copy of `a` in an ArrayBuffer of its own. VS Code's postMessage sends a typed array's whole ArrayBuffer,
- * and every array of a result from the inference process is a view into that message's one buffer (Node's
- * structured-clone deserializer): posting the attention alone would carry the scores and pictures too.
+ * and an array of a result from the inference process can be a view into that message's one buffer (Node's
+ * structured-clone deserializer makes views where the bytes are aligned): posting the attention alone would
+ * then carry the scores and pictures too.
  */
 export function ownBuffer<T extends Float32Array | Uint8Array>(a: T): T {
   return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
@@ -284,7 +285,7 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      if (message.type !== 'inspection' && message.type !== 'scores') return await this.port.postMessage(message);
+      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult') return await this.port.postMessage(message);
       // The big messages: how long VS Code takes to carry them is part of what the user waits for.
       const t0 = Date.now();
       const ok = await this.port.postMessage(message);
