@@ -164,7 +164,7 @@ export function renderMarkdown(r: Results, root: string): string {
           meanDistance: 'mean attention distance, every head',
           entropy: 'attention entropy, every head',
           rollout: 'attention rollout, CLS row (vector–matrix chain over the layers) and its map',
-          npy: 'attention.npy encoding',
+          npy: 'attention.npy written (header, then the attention array itself, as writeReport does)',
           patchesPng: 'patches.png',
           headsPng: 'heads.png (every head, query 0)',
           rolloutPng: 'rollout.png',

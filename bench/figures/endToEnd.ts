@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -13,7 +14,7 @@ import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from 
 import { findAttention } from '../../src/core/attention';
 import { Engine, createSession } from '../../src/core/engine';
 import { resolveModelSource } from '../../src/core/modelSource';
-import { encodeNpy } from '../../src/core/npy';
+import { npyParts } from '../../src/core/npy';
 import { parseOnnx } from '../../src/core/onnx/parse';
 import { withExtraOutputs } from '../../src/core/onnx/surgery';
 import { renderHeadSheet, renderOverlay, renderPatchGrid } from '../../src/core/render';
@@ -79,16 +80,18 @@ async function reportParts(ins: Inspection, reps: number): Promise<Record<string
     await f();
     t[k].push(performance.now() - t0);
   };
+  const dir = mkdtempSync(join(tmpdir(), 'vit-bench-npy-'));
   for (let i = 0; i < reps; i++) {
     let map: Float32Array = new Float32Array(0);
     await time('meanDistance', () => meanAttentionDistance(ins.attention, dims, s.layout));
     await time('entropy', () => attentionEntropy(ins.attention, dims));
     await time('rollout', () => (map = rolloutMap(rolloutRow(ins.attention, dims, { fusion: 'mean', discardRatio: 0 }, 0), s.layout, 0)));
-    await time('npy', () => encodeNpy(ins.attention, [s.layers, s.heads, s.tokens, s.tokens]));
+    await time('npy', () => writeFile(join(dir, 'attention.npy'), npyParts(ins.attention, [s.layers, s.heads, s.tokens, s.tokens])));
     await time('patchesPng', () => renderPatchGrid(ins.modelImage, s.layout));
     await time('headsPng', () => renderHeadSheet(ins.modelImage, ins.attention, s.layout, { layers: s.layers, heads: s.heads, query: 0 }));
     await time('rolloutPng', () => renderOverlay(ins.modelImage, map, s.layout, {}));
   }
+  rmSync(dir, { recursive: true, force: true });
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summarize(v)]));
 }
 
