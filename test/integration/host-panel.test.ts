@@ -248,13 +248,16 @@ describe('the inference process dies mid-run', () => {
       wrap: (c) => ({
         ...c,
         inspect: (req, o) => {
+          if (!kill) return c.inspect(req, o);
+          kill = false;
+          // Stopped before the request is sent: on a busy machine the child could otherwise finish this small
+          // model's run between the send and the kill, and the test would see a result instead of a crash.
+          const running = client.pid;
+          if (running) process.kill(running, 'SIGSTOP');
           const p = c.inspect(req, o);
-          if (kill) {
-            kill = false;
-            const pid = client.pid;
-            assert.ok(pid, 'child started');
-            process.kill(pid, 'SIGKILL'); // like a native crash in onnxruntime while it runs
-          }
+          const pid = client.pid;
+          assert.ok(pid, 'child started');
+          process.kill(pid, 'SIGKILL'); // like a native crash in onnxruntime while it runs
           return p;
         },
       }),
