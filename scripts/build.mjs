@@ -7,7 +7,7 @@ const common = { bundle: true, sourcemap: true, logLevel: 'warning', minify: pro
 const node = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node', 'sharp'] };
 
 await Promise.all([
-  build({ ...node, entryPoints: { extension: 'src/extension.ts', cli: 'src/cli.ts', worker: 'src/core/worker.ts' }, outdir: 'dist',
+  build({ ...node, entryPoints: { extension: 'src/host/extension.ts', cli: 'src/cli/cli.ts', worker: 'src/node/worker.ts' }, outdir: 'dist',
     banner: { js: '' } }),
   build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' }),
 ]);

@@ -1,5 +1,5 @@
 /** The webview's one shared mutable context (`app`), the VS Code API handle and `post`, plus small readers of them. */
-import type { WebviewToHost } from '../src/protocol';
+import type { WebviewToHost } from '../src/shared/protocol';
 import type { Analysis } from './logic/analysis';
 import type { HeadsPainter } from './logic/colorize';
 import type { SheetLayout } from './logic/geometry';

@@ -8,7 +8,7 @@ import {
   provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodePanels, vsCodePanelTab,
   vsCodePanelView, vsCodeProgressRing,
 } from '@vscode/webview-ui-toolkit';
-import type { HostToWebview } from '../src/protocol';
+import type { HostToWebview } from '../src/shared/protocol';
 import { app, post, setAppState, vscode } from './app';
 import { handleHostMessage } from './logic/messages';
 import { toSaved } from './logic/state';

@@ -10,16 +10,16 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from '../../src/core/analytics';
-import { findAttention } from '../../src/core/attention';
-import { Engine, createSession } from '../../src/core/engine';
-import { resolveModelSource } from '../../src/core/modelSource';
-import { npyParts } from '../../src/core/npy';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import { withExtraOutputs } from '../../src/core/onnx/surgery';
-import { renderHeadSheet, renderOverlay, renderPatchGrid } from '../../src/core/render';
-import { writeReport } from '../../src/core/report';
-import type { Inspection } from '../../src/core/types';
+import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from '../../src/shared/analytics';
+import { findAttention } from '../../src/node/attention';
+import { Engine, createSession } from '../../src/node/engine';
+import { resolveModelSource } from '../../src/node/modelSource';
+import { npyParts } from '../../src/node/npy';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import { withExtraOutputs } from '../../src/node/onnx/surgery';
+import { renderHeadSheet, renderOverlay, renderPatchGrid } from '../../src/node/render';
+import { writeReport } from '../../src/node/report';
+import type { Inspection } from '../../src/shared/types';
 import { interleaveMeasured, summarize, type Interleaved, type Summary } from '../lib/stats';
 
 export interface EndToEndResult {
@@ -70,7 +70,7 @@ async function loadParts(model: string, threads: number, reps: number): Promise<
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summarize(v)]));
 }
 
-/** What writeReport spends its time on (src/core/report.ts buildReport + the files), on a real inspection. */
+/** What writeReport spends its time on (src/node/report.ts buildReport + the files), on a real inspection. */
 async function reportParts(ins: Inspection, reps: number): Promise<Record<string, Summary>> {
   const s = ins.summary;
   const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };

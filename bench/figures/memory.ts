@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InferenceClient } from '../../src/core/inferenceClient';
+import { InferenceClient } from '../../src/node/inferenceClient';
 import { summarize, type Summary } from '../lib/stats';
 
 export interface MemoryResult {

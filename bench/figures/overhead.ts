@@ -7,10 +7,10 @@ import { readFileSync, rmSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { findAttention, type AttentionSite } from '../../src/core/attention';
-import * as engine from '../../src/core/engine';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import { withExtraOutputs } from '../../src/core/onnx/surgery';
+import { findAttention, type AttentionSite } from '../../src/node/attention';
+import * as engine from '../../src/node/engine';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import { withExtraOutputs } from '../../src/node/onnx/surgery';
 import { interleave, sleep, summarize, type Interleaved, type Summary } from '../lib/stats';
 
 export const THREADS = 2;
@@ -21,7 +21,7 @@ export const THREADS = 2;
  */
 export const GAP_MS = 50;
 
-/** The engine's session options (src/core/engine.ts createSession), for the sessions built here. */
+/** The engine's session options (src/node/engine.ts createSession), for the sessions built here. */
 export function sessionOptions(threads = THREADS, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
   return { intraOpNumThreads: threads, graphOptimizationLevel: 'all', executionMode: 'sequential', ...extra };
 }
@@ -120,7 +120,7 @@ export interface OverheadResult {
 export const VARIANT_DOC: Record<string, string> = {
   logits: 'original model, fetch logits only (the baseline)',
   logitsAgain: 'a second session of the original model, logits only (A/A control: should be 1.00×)',
-  engine: "the engine's run as the inference process makes it: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/core/engine.ts runWithAttention), written into the arrays of the previous result (handed back by Engine.recycle once sent)",
+  engine: "the engine's run as the inference process makes it: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/node/engine.ts runWithAttention), written into the arrays of the previous result (handed back by Engine.recycle once sent)",
   engineFresh: 'as engine, into new arrays every run (what an in-process caller that keeps every result gets)',
   naive: 'before: fetch scores + probabilities by name (onnxruntime allocates each, the binding copies each into a new ArrayBuffer), then concatenate per layer',
   naiveNoConcat: 'diagnostic: as naive, without the concatenation',

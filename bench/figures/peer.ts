@@ -7,7 +7,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join, basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import * as engine from '../../src/core/engine';
+import * as engine from '../../src/node/engine';
 import { python } from '../lib/assets';
 import { interleaveMeasured, type Interleaved } from '../lib/stats';
 import { GAP_MS, prepare, THREADS } from './overhead';

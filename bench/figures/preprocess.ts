@@ -4,8 +4,8 @@
  * in parallel; then toInputTensor), next to sharp alone doing only the 224×224 resize.
  */
 import sharp from 'sharp';
-import { loadImage } from '../../src/core/imageLoad';
-import { preprocessingFrom, toInputTensor } from '../../src/core/preprocess';
+import { loadImage } from '../../src/node/imageLoad';
+import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';
 import { interleave, type Interleaved } from '../lib/stats';
 
 export interface PreprocessResult {

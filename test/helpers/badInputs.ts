@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { isInspectorError } from '../../src/core/errors';
-import { ProtoReader, ProtoWriter, WireType, encodeVarint } from '../../src/core/onnx/protobuf';
+import { isInspectorError } from '../../src/shared/errors';
+import { ProtoReader, ProtoWriter, WireType, encodeVarint } from '../../src/node/onnx/protobuf';
 import { FIXTURES, REPO } from './fixtures';
 
 export const VIT_DIR = join(FIXTURES, 'vit');

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { InferenceClient } from '../../src/core/inferenceClient';
-import { ProtoWriter } from '../../src/core/onnx/protobuf';
-import type { InspectRequest } from '../../src/core/workerProtocol';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import { ProtoWriter } from '../../src/node/onnx/protobuf';
+import type { InspectRequest } from '../../src/node/workerProtocol';
 import {
   WORKER, assertUserError, bmp, bombPng, cnnModel, corruptPng, externalDataModel, fusedAttentionModel, hugeTensorModel, isAlive,
   lengthBombModel, modelFolder, rssMB, vitImage, vitModel, waitForExit,

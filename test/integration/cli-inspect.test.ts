@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeNpy } from '../../src/core/npy';
+import { decodeNpy } from '../../src/node/npy';
 import { CLI, FIXTURES, VIT_NAMES, maxAbsDiff, vitReference } from '../helpers/fixtures';
 
 const work = mkdtempSync(join(tmpdir(), 'vit-cli-'));

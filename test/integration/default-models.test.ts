@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readZipEntries } from '../../scripts/zip.mjs';
 import * as ort from 'onnxruntime-node';
-import { defaultModels } from '../../src/core/defaults';
-import { topK } from '../../src/core/engine';
-import { loadImage } from '../../src/core/imageLoad';
-import { resolveModelSource } from '../../src/core/modelSource';
-import { preprocessingFrom, toInputTensor } from '../../src/core/preprocess';
-import { InferenceClient } from '../../src/core/inferenceClient';
+import { defaultModels } from '../../src/node/defaults';
+import { topK } from '../../src/node/engine';
+import { loadImage } from '../../src/node/imageLoad';
+import { resolveModelSource } from '../../src/node/modelSource';
+import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';
+import { InferenceClient } from '../../src/node/inferenceClient';
 import { REPO, SHARED } from '../helpers/fixtures';
 
 const models = defaultModels(REPO);

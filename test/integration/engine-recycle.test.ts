@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Engine } from '../../src/core/engine';
-import { InferenceClient } from '../../src/core/inferenceClient';
+import { Engine } from '../../src/node/engine';
+import { InferenceClient } from '../../src/node/inferenceClient';
 import { WORKER, vitImage, vitModel } from '../helpers/badInputs';
 import { maxAbsDiff } from '../helpers/fixtures';
 

@@ -1,5 +1,5 @@
 /**
- * src/extension.ts, src/panel.ts and src/commands.ts under a fake `vscode` module (host-fake-vscode.ts), with
+ * src/host/extension.ts, src/host/panel.ts and src/host/commands.ts under a fake `vscode` module (host-fake-vscode.ts), with
  * the real inference process: every contributed command is registered, a panel per image with a strict CSP,
  * the serializer restores panels from the webview's state, restricted mode ignores the workspace's model,
  * Export asks before overwriting, and deactivate stops the child process.
@@ -16,7 +16,7 @@ import * as fv from './host-fake-vscode';
 fv.installFakeVscode();
 // Loaded after the hook, so that its `import 'vscode'` gets the fake.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const ext = require('../../src/extension') as typeof import('../../src/extension');
+const ext = require('../../src/host/extension') as typeof import('../../src/host/extension');
 const { fake, Uri } = fv;
 
 const VIT = join(FIXTURES, 'vit', 'vit_hf_style');

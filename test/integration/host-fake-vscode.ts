@@ -1,5 +1,5 @@
 /**
- * A minimal stand-in for the `vscode` module, enough for src/extension.ts, src/panel.ts and src/commands.ts to
+ * A minimal stand-in for the `vscode` module, enough for src/host/extension.ts, src/host/panel.ts and src/host/commands.ts to
  * run under plain Node: commands, configuration with user/workspace levels and workspace trust, webview panels
  * whose webview records what the host posts and lets a test post messages back, notifications that record
  * what they show and answer with a scripted choice. `installFakeVscode()` makes `require('vscode')` return it.

@@ -1,5 +1,5 @@
 /**
- * The host's panel logic (src/panelController.ts) with the real inference child process (dist/worker.js),
+ * The host's panel logic (src/host/panelController.ts) with the real inference child process (dist/worker.js),
  * without VS Code: payloads carry typed arrays, invalid webview messages are ignored and logged, a child
  * killed mid-run gives the panel an error and the next request works, and an untrusted workspace cannot
  * choose the model.
@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { InferenceClient } from '../../src/core/inferenceClient';
-import type { Inspection } from '../../src/core/types';
-import type { InspectRequest } from '../../src/core/workerProtocol';
-import { resolveModels } from '../../src/models';
-import { bufferBytes, PanelController, withOwnBuffers, type ClientLike, type PanelDeps } from '../../src/panelController';
-import type { HostToWebview, InspectionPayload } from '../../src/protocol';
-import { readSettings, type ConfigLike } from '../../src/settings';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import type { Inspection } from '../../src/shared/types';
+import type { InspectRequest } from '../../src/node/workerProtocol';
+import { resolveModels } from '../../src/host/models';
+import { bufferBytes, PanelController, withOwnBuffers, type ClientLike, type PanelDeps } from '../../src/host/panelController';
+import type { HostToWebview, InspectionPayload } from '../../src/shared/protocol';
+import { readSettings, type ConfigLike } from '../../src/host/settings';
 import { FIXTURES, REPO } from '../helpers/fixtures';
 
 const WORKER = join(REPO, 'dist', 'worker.js');

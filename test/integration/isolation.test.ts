@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { InferenceClient } from '../../src/core/inferenceClient';
-import type { InspectRequest } from '../../src/core/workerProtocol';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import type { InspectRequest } from '../../src/node/workerProtocol';
 import { WORKER, assertUserError, isAlive, vitImage, vitModel, waitForExit } from '../helpers/badInputs';
 
 const MODEL = vitModel('vit_hf_style');

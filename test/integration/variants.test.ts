@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { decodeNpy } from '../../src/core/npy';
+import { decodeNpy } from '../../src/node/npy';
 import { CLI, REPO, maxAbsDiff } from '../helpers/fixtures';
 
 const VARIANTS = join(REPO, 'test', 'fixtures', 'variants');

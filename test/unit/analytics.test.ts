@@ -4,8 +4,8 @@ import {
   attentionDims, attentionEntropy, compareScaling, dinoMask, maxWeight, meanAttentionDistance, queryMap, queryMaps,
   rollout,
   rolloutRow, rolloutMap, softmaxRows, type AttentionDims, type PatchDims,
-} from '../../src/core/analytics';
-import type { TokenLayout } from '../../src/core/types';
+} from '../../src/shared/analytics';
+import type { TokenLayout } from '../../src/shared/types';
 
 function close(actual: ArrayLike<number>, expected: number[], eps = 1e-6): void {
   assert.equal(actual.length, expected.length, 'length');

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import type { Color } from 'sharp';
-import { loadImage } from '../../src/core/imageLoad';
-import { preprocessingFrom } from '../../src/core/preprocess';
-import { isInspectorError } from '../../src/core/errors';
+import { loadImage } from '../../src/node/imageLoad';
+import { preprocessingFrom } from '../../src/node/preprocess';
+import { isInspectorError } from '../../src/shared/errors';
 
 let dir = '';
 before(async () => { dir = await fs.mkdtemp(join(tmpdir(), 'vit-image-input-')); });

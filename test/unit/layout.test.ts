@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { findAttention } from '../../src/core/attention';
-import { isInspectorError } from '../../src/core/errors';
-import { tokenLayout, patchCenters, prefixNames } from '../../src/core/layout';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import { ProtoWriter } from '../../src/core/onnx/protobuf';
-import { withExtraOutputs } from '../../src/core/onnx/surgery';
+import { findAttention } from '../../src/node/attention';
+import { isInspectorError } from '../../src/shared/errors';
+import { tokenLayout, patchCenters, prefixNames } from '../../src/node/layout';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import { ProtoWriter } from '../../src/node/onnx/protobuf';
+import { withExtraOutputs } from '../../src/node/onnx/surgery';
 
 const VIT = '/work/shared/fixtures/vit';
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveModelSource } from '../../src/core/modelSource';
-import { isInspectorError } from '../../src/core/errors';
+import { resolveModelSource } from '../../src/node/modelSource';
+import { isInspectorError } from '../../src/shared/errors';
 
 const VIT = '/work/shared/fixtures/vit';
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeNpy, encodeNpy, npyParts } from '../../src/core/npy';
+import { decodeNpy, encodeNpy, npyParts } from '../../src/node/npy';
 
 const PYTHON = '/usr/bin/python3';
 const hasNumpy = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;

@@ -4,9 +4,9 @@ import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { isInspectorError } from '../../src/core/errors';
-import { assertModelSize, constantOf, parseOnnx, resolveExternalData } from '../../src/core/onnx/parse';
-import { ProtoReader, ProtoWriter, encodeVarint } from '../../src/core/onnx/protobuf';
+import { isInspectorError } from '../../src/shared/errors';
+import { assertModelSize, constantOf, parseOnnx, resolveExternalData } from '../../src/node/onnx/parse';
+import { ProtoReader, ProtoWriter, encodeVarint } from '../../src/node/onnx/protobuf';
 
 const VIT = '/work/shared/fixtures/vit';
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];

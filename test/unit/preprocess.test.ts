@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { preprocessingFrom, toInputTensor } from '../../src/core/preprocess';
-import { loadImage, previewSide } from '../../src/core/imageLoad';
-import { isInspectorError } from '../../src/core/errors';
+import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';
+import { loadImage, previewSide } from '../../src/node/imageLoad';
+import { isInspectorError } from '../../src/shared/errors';
 
 const VIT = '/work/shared/fixtures/vit';
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { receptiveFields, unitBox, unitForPixel, type RfLayer } from '../../src/core/receptiveField';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import type { AttributeValue, OnnxModel, OnnxNode, TensorData } from '../../src/core/onnx/graph';
+import { receptiveFields, unitBox, unitForPixel, type RfLayer } from '../../src/shared/receptiveField';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import type { AttributeValue, OnnxModel, OnnxNode, TensorData } from '../../src/shared/graph';
 
 const CNN = join(__dirname, '../../../shared/fixtures/cnn');
 

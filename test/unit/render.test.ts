@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { interpolateInferno, interpolateViridis } from 'd3-scale-chromatic';
-import { composeHeadSheet, composePatchGrid, renderHeadSheet, renderOverlay, renderPatchGrid, SHEET_GAP } from '../../src/core/render';
-import { colorAt, colormapLut, COLORMAP_NAMES } from '../../src/core/colormap';
-import { isInspectorError } from '../../src/core/errors';
-import type { TokenLayout } from '../../src/core/types';
+import { composeHeadSheet, composePatchGrid, renderHeadSheet, renderOverlay, renderPatchGrid, SHEET_GAP } from '../../src/node/render';
+import { colorAt, colormapLut, COLORMAP_NAMES } from '../../src/shared/colormap';
+import { isInspectorError } from '../../src/shared/errors';
+import type { TokenLayout } from '../../src/shared/types';
 
 const VIT = '/work/shared/fixtures/vit';
 const layout = (grid: [number, number], patch: number, prefixTokens: string[]): TokenLayout => ({

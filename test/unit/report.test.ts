@@ -5,11 +5,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeNpy } from '../../src/core/npy';
-import { composeHeadSheet, composeOverlay, composePatchGrid } from '../../src/core/render';
-import { buildReport, REPORT_FILES, writeReport } from '../../src/core/report';
-import { isInspectorError } from '../../src/core/errors';
-import type { Inspection, TokenLayout } from '../../src/core/types';
+import { decodeNpy } from '../../src/node/npy';
+import { composeHeadSheet, composeOverlay, composePatchGrid } from '../../src/node/render';
+import { buildReport, REPORT_FILES, writeReport } from '../../src/node/report';
+import { isInspectorError } from '../../src/shared/errors';
+import type { Inspection, TokenLayout } from '../../src/shared/types';
 
 const VIT = '/work/shared/fixtures/vit';
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { findAttention } from '../../src/core/attention';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import { withExtraOutputs, withKeyMask } from '../../src/core/onnx/surgery';
+import { findAttention } from '../../src/node/attention';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import { withExtraOutputs, withKeyMask } from '../../src/node/onnx/surgery';
 
 const VIT = '/work/shared/fixtures/vit';
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];

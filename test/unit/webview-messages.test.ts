@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InspectionPayload } from '../../src/protocol';
-import { parseWebviewMessage } from '../../src/protocol';
-import type { ReceptiveFieldReport } from '../../src/core/types';
+import type { InspectionPayload } from '../../src/shared/protocol';
+import { parseWebviewMessage } from '../../src/shared/protocol';
+import type { ReceptiveFieldReport } from '../../src/shared/types';
 import { Analysis, layerMap, maskContour, predictionDiff } from '../../webview/logic/analysis';
 import { cnnRfSizes, rfBoxForToken, withGrid } from '../../webview/logic/compare';
 import { dimsOf, emptyModel, handleHostMessage, payloadProblem } from '../../webview/logic/messages';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rollout } from '../../src/core/analytics';
-import type { PanelState } from '../../src/protocol';
+import { rollout } from '../../src/shared/analytics';
+import type { PanelState } from '../../src/shared/protocol';
 import { defaultState, headIndex, isHeadEnabled, reduce, restoreState, rolloutHeadMask, toSaved } from '../../webview/logic/state';
 import type { Dims, UiState } from '../../webview/logic/state';
 

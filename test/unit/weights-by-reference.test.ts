@@ -4,9 +4,9 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { resolveModelSource } from '../../src/core/modelSource';
-import { parseOnnx } from '../../src/core/onnx/parse';
-import { MIN_BYTES, readWithWeightsByReference } from '../../src/core/onnx/weightsByReference';
+import { resolveModelSource } from '../../src/node/modelSource';
+import { parseOnnx } from '../../src/node/onnx/parse';
+import { MIN_BYTES, readWithWeightsByReference } from '../../src/node/onnx/weightsByReference';
 import { FIXTURES, VIT_NAMES, maxAbsDiff } from '../helpers/fixtures';
 
 const vitFile = (name: string) => join(FIXTURES, 'vit', `${name}.onnx`);

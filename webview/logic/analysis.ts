@@ -1,10 +1,10 @@
 /**
- * DOM-free derived data for the views, on top of src/core/analytics.ts, with small caches so that moving the
+ * DOM-free derived data for the views, on top of src/shared/analytics.ts, with small caches so that moving the
  * query only reads rows and the heavy work (rollout, distances, scaling statistics) runs when its inputs change.
  */
-import type { InspectionPayload } from '../../src/protocol';
-import type { HeadSharpness, PatchDims } from '../../src/core/analytics';
-import { attentionDims, compareScaling, dinoMask, meanAttentionDistance, rollout, rolloutMap } from '../../src/core/analytics';
+import type { InspectionPayload } from '../../src/shared/protocol';
+import type { HeadSharpness, PatchDims } from '../../src/shared/analytics';
+import { attentionDims, compareScaling, dinoMask, meanAttentionDistance, rollout, rolloutMap } from '../../src/shared/analytics';
 import type { UiState } from './state';
 import { rolloutHeadMask } from './state';
 

@@ -1,7 +1,7 @@
 /** DOM-free ViT-vs-CNN geometry: the CNN unit under a ViT patch and its theoretical receptive field box. */
-import type { ReceptiveFieldLayer, ReceptiveFieldReport, TokenLayout } from '../../src/core/types';
-import type { RfLayer } from '../../src/core/receptiveField';
-import { unitBox, unitForPixel } from '../../src/core/receptiveField';
+import type { ReceptiveFieldLayer, ReceptiveFieldReport, TokenLayout } from '../../src/shared/types';
+import type { RfLayer } from '../../src/shared/receptiveField';
+import { unitBox, unitForPixel } from '../../src/shared/receptiveField';
 import { patchCentre } from './geometry';
 
 export interface Box {

@@ -2,7 +2,7 @@
  * DOM-free geometry for the panel: tokens <-> patches, hit-testing, keyboard moves, the heads sheet layout.
  * Token order follows TokenLayout: prefix tokens first (CLS, dist, registers), then the patch grid row-major.
  */
-import type { TokenLayout } from '../../src/core/types';
+import type { TokenLayout } from '../../src/shared/types';
 
 export type GridDims = Pick<TokenLayout, 'grid' | 'prefixTokens' | 'tokens'>;
 

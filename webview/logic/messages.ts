@@ -2,8 +2,8 @@
  * DOM-free handling of host messages: validates each HostToWebview message and folds it into the app model.
  * The host is trusted but a payload with the wrong tensor sizes must become an error, not a crash.
  */
-import type { InspectionPayload, PanelSettings } from '../../src/protocol';
-import type { Prediction } from '../../src/core/types';
+import type { InspectionPayload, PanelSettings } from '../../src/shared/protocol';
+import type { Prediction } from '../../src/shared/types';
 import type { Dims } from './state';
 
 export interface MaskResult {

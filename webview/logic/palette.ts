@@ -1,5 +1,5 @@
 /** The heatmap LUTs the panel uses, packed for a Uint32Array view over ImageData (from the colormap setting). */
-import type { PanelSettings } from '../../src/protocol';
+import type { PanelSettings } from '../../src/shared/protocol';
 import { colormapLut } from './colormapSource';
 import { packLut } from './colorize';
 

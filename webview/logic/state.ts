@@ -2,7 +2,7 @@
  * The panel's state and a pure reducer. PanelState (protocol.ts) is what survives a reload through
  * acquireVsCodeApi().setState; UiState adds a few view-only fields that are saved along with it.
  */
-import type { PanelState } from '../../src/protocol';
+import type { PanelState } from '../../src/shared/protocol';
 import type { GridDims, MoveKey } from './geometry';
 import { matchedCnnDepth, moveQuery } from './geometry';
 

@@ -1,5 +1,5 @@
 /** The predictions table and the model summary table. */
-import type { Prediction } from '../../src/core/types';
+import type { Prediction } from '../../src/shared/types';
 import { app } from '../app';
 import { h } from '../dom/skeleton';
 

@@ -4,8 +4,8 @@
  * requests in flight with a one-line error and is started again on the next request.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { InspectorError, type ErrorCode } from './errors';
-import type { Inspection, ReceptiveFieldReport } from './types';
+import { InspectorError, type ErrorCode } from '../shared/errors';
+import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProtocol';
 
 interface Pending {

@@ -3,7 +3,7 @@
  * ranges of the original file instead of decoding and re-encoding the whole model.
  */
 import type { AttentionSite } from '../attention';
-import type { OnnxModel } from './graph';
+import type { OnnxModel } from '../../shared/graph';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 
 const FLOAT = 1;

@@ -6,9 +6,9 @@ import { promises as fs } from 'node:fs';
 import { basename } from 'node:path';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { InspectorError } from './errors';
+import { InspectorError } from '../shared/errors';
 import { fsError } from './modelSource';
-import type { Preprocessing } from './types';
+import type { Preprocessing } from '../shared/types';
 
 export interface LoadedImage {
   model: { width: number; height: number; rgb: Uint8Array }; // prep.size, resized and cropped

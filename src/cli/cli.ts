@@ -12,13 +12,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Engine } from './core/engine';
-import { InferenceClient } from './core/inferenceClient';
-import type { Inspection, ReceptiveFieldReport } from './core/types';
-import type { InspectRequest } from './core/workerProtocol';
-import { InspectorError, isInspectorError } from './core/errors';
-import { defaultModels } from './core/defaults';
-import { writeReport } from './core/report';
+import { Engine } from '../node/engine';
+import { InferenceClient } from '../node/inferenceClient';
+import type { Inspection, ReceptiveFieldReport } from '../shared/types';
+import type { InspectRequest } from '../node/workerProtocol';
+import { InspectorError, isInspectorError } from '../shared/errors';
+import { defaultModels } from '../node/defaults';
+import { writeReport } from '../node/report';
 
 const USAGE = `Usage:
   vit-inspector inspect [--model MODEL] --image IMAGE --out DIR [--top K] [--threads N] [--query TOKEN] [--colormap NAME] [--isolate]

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** The package root: the nearest folder above this file (dist/ when bundled, src/core/ under tsx) with media/models. */
+/** The package root: the nearest folder above this file (dist/ when bundled, src/node/ under tsx) with media/models. */
 export function packageRoot(from = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'media', 'models'))) return dir;

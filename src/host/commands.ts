@@ -2,8 +2,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { isInspectorError } from './core/errors';
-import type { ModelSummary } from './core/types';
+import { isInspectorError } from '../shared/errors';
+import type { ModelSummary } from '../shared/types';
 import { recentModels, rememberModel, type ModelKind } from './models';
 import type { PanelManager } from './panel';
 import type { ClientLike, PanelCommand, PanelController } from './panelController';
@@ -109,7 +109,7 @@ export function register(ctx: CommandContext): Registered {
     });
     if (!target?.length) return;
     const dir = target[0].fsPath;
-    const report = await import('./core/report'); // loaded on first export only (it brings sharp in)
+    const report = await import('../node/report'); // loaded on first export only (it brings sharp in)
     const existing = report.REPORT_FILES.filter((f) => existsSync(join(dir, f)));
     if (existing.length) {
       const ok = await vscode.window.showWarningMessage(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${basename(dir)}. Overwrite?`,

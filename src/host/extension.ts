@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { register, pickModel, type CommandContext } from './commands';
-import { InferenceClient } from './core/inferenceClient';
+import { InferenceClient } from '../node/inferenceClient';
 import { resolveModels } from './models';
 import { PanelManager, VIEW_TYPE } from './panel';
 import type { PanelDeps } from './panelController';

@@ -2,8 +2,8 @@
  * Preprocessing as Hugging Face image processors do it (resize, optional center crop, rescale, normalise),
  * read from preprocessor_config.json, or ViT defaults when there is none.
  */
-import { InspectorError } from './errors';
-import type { Preprocessing } from './types';
+import { InspectorError } from '../shared/errors';
+import type { Preprocessing } from '../shared/types';
 
 type Json = Record<string, unknown>;
 type HW = [number, number];

@@ -3,7 +3,7 @@
  * request at a time, and answers every request with a result or a one-line error.
  */
 import { Engine } from './engine';
-import { isInspectorError } from './errors';
+import { isInspectorError } from '../shared/errors';
 import type { WorkerRequest, WorkerResponse } from './workerProtocol';
 
 const engine = new Engine();

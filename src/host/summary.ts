@@ -1,6 +1,6 @@
 /** "Show Model Summary" as Markdown, and the tiny image used to read a model's summary without a panel. */
 import { deflateSync } from 'node:zlib';
-import type { ModelSummary } from './core/types';
+import type { ModelSummary } from '../shared/types';
 
 export function summaryMarkdown(s: ModelSummary): string {
   const l = s.layout;

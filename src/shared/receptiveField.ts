@@ -8,7 +8,7 @@
  * leading pad p) maps (r, j, c) to (r + (k_eff - 1) j, j s, c + ((k_eff - 1) / 2 - p) j), k_eff = d (k - 1) + 1.
  * Where paths merge (Add, Concat, Mul, ...) the largest field is kept. Pure TypeScript, no Node APIs.
  */
-import type { OnnxGraph, OnnxModel, OnnxNode } from './onnx/graph';
+import type { OnnxGraph, OnnxModel, OnnxNode } from './graph';
 import type { ReceptiveFieldLayer, ReceptiveFieldReport } from './types';
 
 type Pair = [number, number];

@@ -2,10 +2,10 @@
  * Where a ViT's tokens come from: the patch grid (from the patch-embedding Conv, whose kernel equals its
  * stride) and the prefix tokens before it (CLS, DeiT's distillation token, register tokens).
  */
-import { InspectorError } from './errors';
-import type { OnnxModel, OnnxNode } from './onnx/graph';
+import { InspectorError } from '../shared/errors';
+import type { OnnxModel, OnnxNode } from '../shared/graph';
 import { indexGraph, intsAttr } from './onnx/parse';
-import type { TokenLayout } from './types';
+import type { TokenLayout } from '../shared/types';
 
 export interface LayoutOptions {
   inputSize?: [number, number]; // [h, w] the image is preprocessed to (needed when the model's input is dynamic)

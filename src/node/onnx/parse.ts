@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { InspectorError } from '../errors';
-import type { AttributeValue, OnnxGraph, OnnxModel, OnnxNode, TensorData, ValueInfo } from './graph';
+import { InspectorError } from '../../shared/errors';
+import type { AttributeValue, OnnxGraph, OnnxModel, OnnxNode, TensorData, ValueInfo } from '../../shared/graph';
 import { ProtoError, ProtoReader, WireType, type Tag } from './protobuf';
 
 const { VARINT, LEN, I32 } = WireType;

@@ -4,7 +4,7 @@
  * user's own (global) value or the embedded default loads, so opening a folder cannot make the extension
  * load a model file that the folder chose.
  */
-import type { PanelSettings } from './protocol';
+import type { PanelSettings } from '../shared/protocol';
 
 export const SECTION = 'vitInspector';
 export const COLORMAPS = ['viridis', 'inferno', 'magma', 'plasma', 'turbo', 'cividis'] as const;

@@ -1,6 +1,6 @@
 /** Messages between the inference client (host or CLI) and the inference child process (dist/worker.js). */
-import type { ErrorCode } from './errors';
-import type { Inspection, ReceptiveFieldReport } from './types';
+import type { ErrorCode } from '../shared/errors';
+import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 
 export interface InspectRequest {
   modelPath: string; // .onnx file or Hugging Face style folder

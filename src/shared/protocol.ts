@@ -3,7 +3,7 @@
  * Large tensors travel as typed arrays (VS Code transfers them as binary), never as JSON number arrays.
  * Every message from the webview is checked by `parseWebviewMessage` before the host acts on it.
  */
-import type { ModelSummary, Prediction, ReceptiveFieldReport } from './core/types';
+import type { ModelSummary, Prediction, ReceptiveFieldReport } from './types';
 
 export interface InspectionPayload {
   /** Tells this inspection's later messages (scores) from an earlier one's. */

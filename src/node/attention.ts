@@ -2,8 +2,8 @@
  * Finds a ViT's attention maps structurally: every Softmax over the last axis whose output multiplies V
  * (softmax(QK^T / sqrt(d)) @ V), whatever the exporter named things. The model is never re-exported.
  */
-import { InspectorError } from './errors';
-import type { OnnxGraph, OnnxModel, OnnxNode } from './onnx/graph';
+import { InspectorError } from '../shared/errors';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '../shared/graph';
 import { constantOf, defaultOpset, indexGraph, intAttr, intsAttr } from './onnx/parse';
 
 export interface AttentionSite {

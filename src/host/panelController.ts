@@ -1,14 +1,14 @@
 /**
  * One inspection panel's logic, free of the `vscode` module so that it runs under plain Node in tests:
  * it runs the inference through the client, turns the result into the webview's payload, validates every
- * message from the webview (parseWebviewMessage) and answers masked runs. src/panel.ts wires it to a real
+ * message from the webview (parseWebviewMessage) and answers masked runs. src/host/panel.ts wires it to a real
  * vscode.WebviewPanel.
  */
 import { basename } from 'node:path';
-import { InspectorError, isInspectorError, type ErrorCode } from './core/errors';
-import type { Inspection, ReceptiveFieldReport } from './core/types';
-import type { InspectRequest } from './core/workerProtocol';
-import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from './protocol';
+import { InspectorError, isInspectorError, type ErrorCode } from '../shared/errors';
+import type { Inspection, ReceptiveFieldReport } from '../shared/types';
+import type { InspectRequest } from '../node/workerProtocol';
+import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
 import { panelSettings, type EffectiveSettings } from './settings';
 
 export interface Disposable {

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { InspectorError } from './errors';
+import { InspectorError } from '../shared/errors';
 import { readWithWeightsByReference } from './onnx/weightsByReference';
 
 export type JsonObject = Record<string, unknown>;

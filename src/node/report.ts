@@ -4,10 +4,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from './analytics';
+import { attentionEntropy, meanAttentionDistance, rolloutMap, rolloutRow } from '../shared/analytics';
 import { npyParts } from './npy';
 import { composeHeadSheet, composeOverlay, composePatchGrid, encodePng } from './render';
-import type { Inspection } from './types';
+import type { Inspection } from '../shared/types';
 
 export const REPORT_FILES = ['report.json', 'attention.npy', 'patches.png', 'heads.png', 'rollout.png'] as const;
 

@@ -4,9 +4,9 @@
  * encodes once (encodePng); sharp also resizes the grey base and renders the captions.
  */
 import sharp from 'sharp';
-import { colormapLut } from './colormap';
-import { InspectorError } from './errors';
-import type { TokenLayout } from './types';
+import { colormapLut } from '../shared/colormap';
+import { InspectorError } from '../shared/errors';
+import type { TokenLayout } from '../shared/types';
 
 export interface RgbImage { width: number; height: number; rgb: Uint8Array }
 export interface HeadSheetOptions { heads: number; layers?: number; query?: number; colormap?: string; cellSize?: number }
