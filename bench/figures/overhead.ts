@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from '../../src/node/attention';
-import * as engine from '../../src/node/engine';
+import * as attentionRun from '../../src/node/attentionRun';
+import * as session from '../../src/node/session';
+
+const engine = { ...attentionRun, ...session };
 import { parseOnnx } from '../../src/node/onnx/parse';
 import { withExtraOutputs } from '../../src/node/onnx/surgery';
 import { interleave, sleep, summarize, type Interleaved, type Summary } from '../lib/stats';

@@ -7,7 +7,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join, basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import * as engine from '../../src/node/engine';
+import * as attentionRun from '../../src/node/attentionRun';
+import * as session from '../../src/node/session';
+
+const engine = { ...attentionRun, ...session };
 import { python } from '../lib/assets';
 import { interleaveMeasured, type Interleaved } from '../lib/stats';
 import { GAP_MS, prepare, THREADS } from './overhead';

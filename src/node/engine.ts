@@ -1,10 +1,10 @@
 /**
  * Runs a ViT with its attention exposed: open the model, find the attention softmaxes, add their inputs and
  * outputs as graph outputs (in memory), preprocess the image, run, and split the attention per head.
- * One cached onnxruntime session per model (and one more with the key mask, made on first use).
+ * One cached onnxruntime session per model (and one more with the key mask, made on first use): the model
+ * cache and the orchestration; sessions are made in session.ts and the attention run is attentionRun.ts.
  */
 import { promises as fsp, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention, type AttentionSite } from './attention';
@@ -14,11 +14,12 @@ import { tokenLayout } from './layout';
 import { readModelBytes, resolveModelSource, type ModelSource } from './modelSource';
 import { ElemType, type OnnxModel } from '../shared/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
-import { ProtoReader } from './onnx/protobuf';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
-import type { Inspection, ModelSummary, Prediction, Preprocessing, ReceptiveFieldReport } from '../shared/types';
+import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport } from '../shared/types';
+import { ArrayPool, headsTokens, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
+import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
 import type { InspectRequest } from './workerProtocol';
 
 const MASK_INPUT = 'vit_inspector_key_mask';
@@ -40,32 +41,6 @@ interface LoadedModel {
   session: ort.InferenceSession;
   masked?: ort.InferenceSession;
   summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
-}
-
-/**
- * Float32Arrays handed back for reuse, given out again by exact length. Fresh 20–40 MB attention arrays on
- * every run cost page faults inside onnxruntime's kernels, about a fifth of a ViT-S run (BENCHMARKS.md,
- * "Attention extraction overhead"); recycled ones do not. Keeps at most `max` arrays.
- */
-export class ArrayPool {
-  private readonly arrays: Float32Array[] = [];
-
-  constructor(private readonly max = 4) {}
-
-  /** A spare array of exactly n elements, or a new one. A spare's contents are stale: onnxruntime overwrites every element. */
-  take = (n: number): Float32Array => {
-    const i = this.arrays.findIndex((a) => a.length === n);
-    return i >= 0 ? this.arrays.splice(i, 1)[0] : new Float32Array(n);
-  };
-
-  give(...arrays: Float32Array[]): void {
-    for (const a of arrays) {
-      // Whole arrays only (a view's buffer is shared with something else), each once.
-      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.arrays.includes(a)) continue;
-      this.arrays.push(a);
-      if (this.arrays.length > this.max) this.arrays.shift();
-    }
-  }
 }
 
 export class Engine {
@@ -272,59 +247,6 @@ function checkExternalData(model: OnnxModel, modelDir: string, name: string, max
 }
 
 /**
- * A session from in-memory bytes. `modelDir`: the folder external data is read from (onnxruntime would
- * otherwise resolve it against the working directory); onnxruntime also refuses paths that leave it.
- */
-export async function createSession(bytes: Uint8Array, threads: number, name: string, modelDir?: string): Promise<ort.InferenceSession> {
-  try {
-    // Errors reach the user as one-line messages; onnxruntime's own log lines would add a second copy on stderr.
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 4 };
-    if (threads > 0) options.intraOpNumThreads = threads;
-    if (modelDir) options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
-    return await ort.InferenceSession.create(bytes, options);
-  } catch (e) {
-    throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
-  }
-}
-
-/** Whether ModelProto.functions (field 25) is present: model-local functions, as torch's dynamo exporter writes. */
-function hasLocalFunctions(bytes: Uint8Array): boolean {
-  try {
-    const r = new ProtoReader(bytes);
-    while (!r.done) {
-      const t = r.tag();
-      if (t.field === 25) return true;
-      r.skip(t.wire);
-    }
-  } catch {
-    // parseOnnx has read the model already; anything odd here just means no inlining.
-  }
-  return false;
-}
-
-/**
- * The model with its local functions inlined, as onnxruntime itself inlines them when it loads a model
- * (with graph optimisations off, nothing else changes). Exporters that wrap each module in a function
- * (torch.onnx.dynamo_export: one function per nn.Module) hide the attention softmaxes, and the patch Conv,
- * inside function bodies, where they can neither be found nor made graph outputs.
- */
-async function inlineLocalFunctions(bytes: Uint8Array, name: string, modelDir: string): Promise<Uint8Array> {
-  const dir = await fsp.mkdtemp(join(tmpdir(), 'vit-inspector-inline-'));
-  const file = join(dir, 'inlined.onnx');
-  try {
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'disabled', optimizedModelFilePath: file, logSeverityLevel: 4 };
-    options.extra = { session: { model_external_initializers_file_folder_path: modelDir } };
-    const session = await ort.InferenceSession.create(bytes, options).catch((e) => {
-      throw new InspectorError('unsupported-model', `onnxruntime could not load ${name}: ${firstLine(e)}. Check that the file is a complete ONNX model.`);
-    });
-    await session.release();
-    return new Uint8Array(await fsp.readFile(file));
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
  * The classifier output: one named exactly 'logits', else one whose name holds 'logits' (the first: HF's
  * distilled DeiT has logits, cls_logits, distillation_logits), else the first output that is not an attention
  * softmax's input or output (graphs exported with their attentions as outputs may list those first).
@@ -359,185 +281,3 @@ function checkFeed(loaded: LoadedModel, input: Float32Array): void {
   }
 }
 
-/**
- * Drops attention-pooling softmaxes: a learned probe (SigLIP's MAP head, timm's global_pool='map') or the
- * class token alone (CaiT's class-attention) attending over the tokens gives [B, H, Q, N] with Q ≠ N. Those
- * are not self-attention between the tokens, so they are left out of the layers (with a note), as long as
- * some square [B, H, N, N] softmaxes remain. Decided on the first run, from the shapes onnxruntime returns;
- * later runs (and the key-mask session) use the remaining sites only.
- */
-function withoutPoolingSites(loaded: LoadedModel, run: AttentionRun): AttentionRun {
-  const square = run.dims.map((d) => d.length >= 3 && d[d.length - 1] === d[d.length - 2]);
-  if (square.every(Boolean) || !square.some(Boolean)) return run;
-  const sizes = run.dims.map((d) => d.reduce((a, b) => a * b, 1));
-  const keep = (a: Float32Array) => {
-    if (a.length === 0) return a;
-    const parts: Float32Array[] = [];
-    let offset = 0;
-    sizes.forEach((n, i) => {
-      if (square[i]) parts.push(a.subarray(offset, offset + n));
-      offset += n;
-    });
-    return concat(parts);
-  };
-  const dropped = loaded.sites.map((s, i) => (square[i] ? '' : `${s.node} [${run.dims[i].join(', ')}]`)).filter(Boolean);
-  loaded.notes.push(`Left out ${dropped.length} attention-pooling softmax${dropped.length > 1 ? 'es' : ''} (${dropped.join('; ')}): its queries are not the tokens`);
-  loaded.sites = loaded.sites.filter((_, i) => square[i]);
-  return { outputs: run.outputs, attention: keep(run.attention), scores: keep(run.scores), dims: run.dims.filter((_, i) => square[i]) };
-}
-
-function headsTokens(loaded: LoadedModel, outputs: AttentionRun): [number, number] {
-  const { heads, tokens } = stackAttention(loaded, outputs);
-  return [heads, tokens];
-}
-
-/** Checks the stacked attention's per-layer shapes ([layers, heads, tokens, tokens] once stacked) and reads heads and tokens. */
-function stackAttention(loaded: LoadedModel, run: AttentionRun) {
-  let heads = 0;
-  let tokens = 0;
-  loaded.sites.forEach((site, i) => {
-    const d = run.dims[i];
-    // [B, H, N, N] or, as nn.MultiheadAttention exports it, [B*H, N, N]; the batch is 1.
-    const h = d.length === 4 ? d[0] * d[1] : d.length === 3 ? d[0] : 0;
-    const n = d[d.length - 1];
-    if (!h || d[d.length - 2] !== n) {
-      throw new InspectorError('not-a-vit', `${loaded.source.name}: the softmax ${site.node} has shape [${d.join(', ')}], not [batch, heads, tokens, tokens]. Choose a ViT image classifier.`);
-    }
-    if (heads && (h !== heads || n !== tokens)) {
-      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}); ViT Inspector needs a plain ViT.`);
-    }
-    heads = h;
-    tokens = n;
-  });
-  return { attention: run.attention, scores: run.scores, heads, tokens };
-}
-
-export interface AttentionRun {
-  /** What was fetched by name: the logits (and, on the fallback path, the attention tensors). */
-  outputs: ort.InferenceSession.OnnxValueMapType;
-  /** Every site's softmax output, one after another in site order: [layers, heads, N, N] for batch 1. */
-  attention: Float32Array;
-  /** Every site's softmax input (the scores), stacked the same way; empty when not asked for. */
-  scores: Float32Array;
-  /** Each site's tensor dims as onnxruntime gives them ([B, H, N, N] or [B*H, N, N]). */
-  dims: number[][];
-}
-
-/**
- * One run that returns the logits and every attention site's scores and probabilities, stacked by layer.
- *
- * Why not simply `session.run(feeds, names)` (measured in BENCHMARKS.md, "Attention extraction
- * overhead"): fetched by name, each softmax input and output is allocated by onnxruntime, copied by
- * onnxruntime-node into a new ArrayBuffer, and then copied a third time when the layers are
- * concatenated. Here, where onnxruntime's shape inference knows every site's shape (outputMetadata),
- * each site's scores and probabilities are fetched into a view of the final stacked array (a
- * preallocated output): onnxruntime's kernels write the attention straight into the arrays returned, and
- * no concatenation happens. onnxruntime-node 1.30 still copies each fetched output once more into the
- * tensor it hands back; those copies are dropped unused. Models whose attention shapes are dynamic take
- * the fetch-by-name path.
- */
-export async function runWithAttention(
-  session: ort.InferenceSession,
-  feeds: Record<string, ort.Tensor>,
-  logitsName: string,
-  sites: AttentionSite[],
-  opts: { scores?: boolean; allocate?: (n: number) => Float32Array } = {},
-): Promise<AttentionRun> {
-  const withScores = opts.scores !== false;
-  const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
-  const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
-  const shapes = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : undefined]));
-  const dims = sites.map((s) => shapes.get(s.probs));
-  const isStatic = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((v) => typeof v === 'number' && v > 0);
-  const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
-  const preallocate =
-    dims.every(isStatic) &&
-    new Set([logitsName, ...names]).size === names.length + 1 &&
-    (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
-  if (preallocate) {
-    const shape = dims as number[][];
-    const total = shape.reduce((a, d) => a + size(d), 0);
-    const attention = allocate(total);
-    const scores = withScores ? allocate(total) : new Float32Array(0);
-    const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
-    let offset = 0;
-    sites.forEach((s, i) => {
-      const n = size(shape[i]);
-      fetches[s.probs] = new ort.Tensor('float32', attention.subarray(offset, offset + n), shape[i]);
-      if (withScores) fetches[s.scores] = new ort.Tensor('float32', scores.subarray(offset, offset + n), shape[i]);
-      offset += n;
-    });
-    const outputs = await session.run(feeds, fetches);
-    return { outputs: { [logitsName]: outputs[logitsName] }, attention, scores, dims: shape };
-  }
-  const outputs = await session.run(feeds, [...new Set([logitsName, ...names])]);
-  return {
-    outputs,
-    attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),
-    scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores))) : new Float32Array(0),
-    dims: sites.map((s) => [...outputs[s.probs].dims]),
-  };
-}
-
-function toFloat32(t: ort.Tensor | undefined, name: string): Float32Array {
-  if (!t || !(t.data instanceof Float32Array)) throw new InspectorError('unsupported-model', `Output ${name} is not float32; ViT Inspector reads float32 models.`);
-  return t.data;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-export function topK(logits: Float32Array, labels: string[] | null, k: number): Prediction[] {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  const p = Array.from(logits, (v) => {
-    const e = Math.exp(v - max);
-    sum += e;
-    return e;
-  });
-  return p
-    .map((e, index) => ({ index, label: labels?.[index] ?? `class ${index}`, probability: e / sum }))
-    .sort((a, b) => b.probability - a.probability)
-    .slice(0, Math.max(1, k));
-}
-
-function elemName(t: number): string {
-  const names: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 10: 'float16', 11: 'float64' };
-  return names[t] ?? `type ${t}`;
-}
-
-function firstLine(e: unknown): string {
-  return withoutNativeLocations((e instanceof Error ? e.message : String(e)).split('\n')[0]).slice(0, 200).replace(/\.+$/, '');
-}
-
-/**
- * onnxruntime prefixes some messages with its C++ source location and function ("/onnxruntime_src/…/
- * tensorprotoutils.cc:2183 onnxruntime::common::Status onnxruntime::utils::F(const onnx::NodeProto&, …)
- * Unsupported attribute …"): of no use to the user, and it pushes the reason past the cut. Keep the reason.
- */
-export function withoutNativeLocations(message: string): string {
-  let s = message;
-  for (let m = /\S+\.(?:cc|cpp|cxx|h|hpp):\d+\s+/.exec(s); m; m = /\S+\.(?:cc|cpp|cxx|h|hpp):\d+\s+/.exec(s)) {
-    let rest = s.slice(m.index + m[0].length);
-    if (/^[\w:<>~&*, ]+\(/.test(rest)) {
-      // a C++ signature: skip to its closing parenthesis
-      let depth = 0;
-      let i = rest.indexOf('(');
-      for (; i < rest.length; i++) {
-        if (rest[i] === '(') depth++;
-        else if (rest[i] === ')' && --depth === 0) break;
-      }
-      rest = rest.slice(i + 1).replace(/^\s*(const\s*)?/, '');
-    } else rest = rest.replace(/^[A-Z]\w*\s+/, ''); // a bare function name
-    s = s.slice(0, m.index) + rest;
-  }
-  return s.trim();
-}

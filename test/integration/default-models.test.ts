@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { readZipEntries } from '../../scripts/zip.mjs';
 import * as ort from 'onnxruntime-node';
 import { defaultModels } from '../../src/node/defaults';
-import { topK } from '../../src/node/engine';
+import { topK } from '../../src/node/attentionRun';
 import { loadImage } from '../../src/node/imageLoad';
 import { resolveModelSource } from '../../src/node/modelSource';
 import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';

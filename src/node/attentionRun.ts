@@ -1,0 +1,192 @@
+/**
+ * One attention run: the logits and every attention site's scores and probabilities, written into stacked
+ * [layers, heads, N, N] arrays, and the checks on their shapes. Pure functions of the session and the sites.
+ */
+import * as ort from 'onnxruntime-node';
+import type { AttentionSite } from './attention';
+import { InspectorError } from '../shared/errors';
+import type { Prediction } from '../shared/types';
+
+/** What the run helpers read of a loaded model: its name, its attention sites and its notes. */
+export interface SitesOwner {
+  source: { name: string };
+  sites: AttentionSite[];
+  notes: string[];
+}
+
+/**
+ * Float32Arrays handed back for reuse, given out again by exact length. Fresh 20–40 MB attention arrays on
+ * every run cost page faults inside onnxruntime's kernels, about a fifth of a ViT-S run (BENCHMARKS.md,
+ * "Attention extraction overhead"); recycled ones do not. Keeps at most `max` arrays.
+ */
+export class ArrayPool {
+  private readonly arrays: Float32Array[] = [];
+
+  constructor(private readonly max = 4) {}
+
+  /** A spare array of exactly n elements, or a new one. A spare's contents are stale: onnxruntime overwrites every element. */
+  take = (n: number): Float32Array => {
+    const i = this.arrays.findIndex((a) => a.length === n);
+    return i >= 0 ? this.arrays.splice(i, 1)[0] : new Float32Array(n);
+  };
+
+  give(...arrays: Float32Array[]): void {
+    for (const a of arrays) {
+      // Whole arrays only (a view's buffer is shared with something else), each once.
+      if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.arrays.includes(a)) continue;
+      this.arrays.push(a);
+      if (this.arrays.length > this.max) this.arrays.shift();
+    }
+  }
+}
+
+/**
+ * Drops attention-pooling softmaxes: a learned probe (SigLIP's MAP head, timm's global_pool='map') or the
+ * class token alone (CaiT's class-attention) attending over the tokens gives [B, H, Q, N] with Q ≠ N. Those
+ * are not self-attention between the tokens, so they are left out of the layers (with a note), as long as
+ * some square [B, H, N, N] softmaxes remain. Decided on the first run, from the shapes onnxruntime returns;
+ * later runs (and the key-mask session) use the remaining sites only.
+ */
+export function withoutPoolingSites(loaded: SitesOwner, run: AttentionRun): AttentionRun {
+  const square = run.dims.map((d) => d.length >= 3 && d[d.length - 1] === d[d.length - 2]);
+  if (square.every(Boolean) || !square.some(Boolean)) return run;
+  const sizes = run.dims.map((d) => d.reduce((a, b) => a * b, 1));
+  const keep = (a: Float32Array) => {
+    if (a.length === 0) return a;
+    const parts: Float32Array[] = [];
+    let offset = 0;
+    sizes.forEach((n, i) => {
+      if (square[i]) parts.push(a.subarray(offset, offset + n));
+      offset += n;
+    });
+    return concat(parts);
+  };
+  const dropped = loaded.sites.map((s, i) => (square[i] ? '' : `${s.node} [${run.dims[i].join(', ')}]`)).filter(Boolean);
+  loaded.notes.push(`Left out ${dropped.length} attention-pooling softmax${dropped.length > 1 ? 'es' : ''} (${dropped.join('; ')}): its queries are not the tokens`);
+  loaded.sites = loaded.sites.filter((_, i) => square[i]);
+  return { outputs: run.outputs, attention: keep(run.attention), scores: keep(run.scores), dims: run.dims.filter((_, i) => square[i]) };
+}
+
+export function headsTokens(loaded: SitesOwner, outputs: AttentionRun): [number, number] {
+  const { heads, tokens } = stackAttention(loaded, outputs);
+  return [heads, tokens];
+}
+
+/** Checks the stacked attention's per-layer shapes ([layers, heads, tokens, tokens] once stacked) and reads heads and tokens. */
+export function stackAttention(loaded: SitesOwner, run: AttentionRun) {
+  let heads = 0;
+  let tokens = 0;
+  loaded.sites.forEach((site, i) => {
+    const d = run.dims[i];
+    // [B, H, N, N] or, as nn.MultiheadAttention exports it, [B*H, N, N]; the batch is 1.
+    const h = d.length === 4 ? d[0] * d[1] : d.length === 3 ? d[0] : 0;
+    const n = d[d.length - 1];
+    if (!h || d[d.length - 2] !== n) {
+      throw new InspectorError('not-a-vit', `${loaded.source.name}: the softmax ${site.node} has shape [${d.join(', ')}], not [batch, heads, tokens, tokens]. Choose a ViT image classifier.`);
+    }
+    if (heads && (h !== heads || n !== tokens)) {
+      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}); ViT Inspector needs a plain ViT.`);
+    }
+    heads = h;
+    tokens = n;
+  });
+  return { attention: run.attention, scores: run.scores, heads, tokens };
+}
+
+export interface AttentionRun {
+  /** What was fetched by name: the logits (and, on the fallback path, the attention tensors). */
+  outputs: ort.InferenceSession.OnnxValueMapType;
+  /** Every site's softmax output, one after another in site order: [layers, heads, N, N] for batch 1. */
+  attention: Float32Array;
+  /** Every site's softmax input (the scores), stacked the same way; empty when not asked for. */
+  scores: Float32Array;
+  /** Each site's tensor dims as onnxruntime gives them ([B, H, N, N] or [B*H, N, N]). */
+  dims: number[][];
+}
+
+/**
+ * One run that returns the logits and every attention site's scores and probabilities, stacked by layer.
+ *
+ * Why not simply `session.run(feeds, names)` (measured in BENCHMARKS.md, "Attention extraction
+ * overhead"): fetched by name, each softmax input and output is allocated by onnxruntime, copied by
+ * onnxruntime-node into a new ArrayBuffer, and then copied a third time when the layers are
+ * concatenated. Here, where onnxruntime's shape inference knows every site's shape (outputMetadata),
+ * each site's scores and probabilities are fetched into a view of the final stacked array (a
+ * preallocated output): onnxruntime's kernels write the attention straight into the arrays returned, and
+ * no concatenation happens. onnxruntime-node 1.30 still copies each fetched output once more into the
+ * tensor it hands back; those copies are dropped unused. Models whose attention shapes are dynamic take
+ * the fetch-by-name path.
+ */
+export async function runWithAttention(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  logitsName: string,
+  sites: AttentionSite[],
+  opts: { scores?: boolean; allocate?: (n: number) => Float32Array } = {},
+): Promise<AttentionRun> {
+  const withScores = opts.scores !== false;
+  const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
+  const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
+  const shapes = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : undefined]));
+  const dims = sites.map((s) => shapes.get(s.probs));
+  const isStatic = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((v) => typeof v === 'number' && v > 0);
+  const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
+  const preallocate =
+    dims.every(isStatic) &&
+    new Set([logitsName, ...names]).size === names.length + 1 &&
+    (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
+  if (preallocate) {
+    const shape = dims as number[][];
+    const total = shape.reduce((a, d) => a + size(d), 0);
+    const attention = allocate(total);
+    const scores = withScores ? allocate(total) : new Float32Array(0);
+    const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
+    let offset = 0;
+    sites.forEach((s, i) => {
+      const n = size(shape[i]);
+      fetches[s.probs] = new ort.Tensor('float32', attention.subarray(offset, offset + n), shape[i]);
+      if (withScores) fetches[s.scores] = new ort.Tensor('float32', scores.subarray(offset, offset + n), shape[i]);
+      offset += n;
+    });
+    const outputs = await session.run(feeds, fetches);
+    return { outputs: { [logitsName]: outputs[logitsName] }, attention, scores, dims: shape };
+  }
+  const outputs = await session.run(feeds, [...new Set([logitsName, ...names])]);
+  return {
+    outputs,
+    attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),
+    scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores))) : new Float32Array(0),
+    dims: sites.map((s) => [...outputs[s.probs].dims]),
+  };
+}
+
+export function toFloat32(t: ort.Tensor | undefined, name: string): Float32Array {
+  if (!t || !(t.data instanceof Float32Array)) throw new InspectorError('unsupported-model', `Output ${name} is not float32; ViT Inspector reads float32 models.`);
+  return t.data;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function topK(logits: Float32Array, labels: string[] | null, k: number): Prediction[] {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const p = Array.from(logits, (v) => {
+    const e = Math.exp(v - max);
+    sum += e;
+    return e;
+  });
+  return p
+    .map((e, index) => ({ index, label: labels?.[index] ?? `class ${index}`, probability: e / sum }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, Math.max(1, k));
+}
+
