@@ -4,6 +4,7 @@
  */
 import { InspectorError } from '../shared/errors';
 import type { OnnxGraph, OnnxModel, OnnxNode } from '../shared/graph';
+import { exposedNames, isExposedOnnxAttention, isReadableOnnxAttention } from './onnx/fusedAttention';
 import { constantOf, defaultOpset, indexGraph, intAttr, intsAttr } from './onnx/parse';
 
 export interface AttentionSite {
@@ -13,6 +14,8 @@ export interface AttentionSite {
   /** 4: [batch, heads, N, N]; 3: [batch*heads, N, N] (nn.MultiheadAttention, torchvision). */
   rank: 3 | 4;
   index: number; // position in graph.nodes
+  /** An ONNX `Attention` node exposed by onnx/fusedAttention.ts: masked through its attn_mask input, not before a Softmax. */
+  fused?: true;
 }
 
 /** Ops between the softmax and attn @ V that leave the probabilities' meaning unchanged. */
@@ -26,7 +29,8 @@ const VALUE_MATMUL = new Set(['MatMul', 'Einsum', 'FusedMatMul']);
 
 export function findAttention(model: OnnxModel, name = modelName(model)): AttentionSite[] {
   const { graph } = model;
-  const fused = graph.nodes.filter(isFusedAttention);
+  // ONNX Attention and com.microsoft Attention/MultiHeadAttention were made readable (onnx/fusedAttention.ts) before this.
+  const fused = graph.nodes.filter((n) => isFusedAttention(n) && !isReadableOnnxAttention(n));
   if (fused.length > 0) {
     const counts = countBy(fused.map((n) => (n.domain ? `${n.domain}.${n.opType}` : n.opType)));
     throw new InspectorError('fused-attention', `${name} uses fused attention (${counts}), so its weights are not in the graph. Re-export without fused attention (e.g. torch.onnx.export without optimizing, or optimum with --no-post-process).`);
@@ -36,6 +40,11 @@ export function findAttention(model: OnnxModel, name = modelName(model)): Attent
   const opset = defaultOpset(model);
   const sites: AttentionSite[] = [];
   graph.nodes.forEach((node, index) => {
+    if (isExposedOnnxAttention(node)) {
+      // qk_matmul_output is [B, q_heads, N, N] whatever the layout of Q, K and V
+      sites.push({ node: node.name, ...exposedNames(node), rank: 4, index, fused: true });
+      return;
+    }
     if (node.opType !== 'Softmax' || (node.domain && node.domain !== 'ai.onnx')) return;
     const [scores] = node.inputs;
     const [probs] = node.outputs;

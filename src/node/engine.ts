@@ -14,6 +14,7 @@ import { tokenLayout } from './layout';
 import { readModelBytes, resolveModelSource, type ModelSource } from './modelSource';
 import { ElemType, type OnnxModel } from '../shared/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
+import { exposeFusedAttention } from './onnx/fusedAttention';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
@@ -117,6 +118,8 @@ export class Engine {
     const modelDir = dirname(source.onnxPath);
     checkExternalData(model, modelDir, source.name, maxModelMB);
     if (hasLocalFunctions(model.bytes)) model = parseOnnx(await inlineLocalFunctions(model.bytes, source.name, modelDir), source.name);
+    const unfused = exposeFusedAttention(model, source.name);
+    if (unfused) model = parseOnnx(unfused, source.name);
     const sites = findAttention(model);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);

@@ -4,6 +4,7 @@
  */
 import type { AttentionSite } from '../attention';
 import type { OnnxModel } from '../../shared/graph';
+import { fusedKeyMaskNodes, isExposedOnnxAttention } from './fusedAttention';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 
 const FLOAT = 1;
@@ -46,10 +47,14 @@ export function withExtraOutputs(model: OnnxModel, names: string[]): Uint8Array 
  * [B*H, N, N] alike. Each Add is placed right before its Softmax, so the node list stays topologically
  * sorted. With `exposeOutputs`, the sites' scores (unmasked) and probabilities become outputs too.
  */
-export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputName = 'vit_inspector_key_mask', exposeOutputs = true): Uint8Array {
+export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputName = 'vit_inspector_key_mask', exposeOutputs = true, elemType = FLOAT): Uint8Array {
   const { bytes, graph } = model;
+  // ONNX Attention nodes (onnx/fusedAttention.ts) take the mask through their attn_mask input instead.
+  const fusedNames = new Set(sites.filter((s) => s.fused).map((s) => s.node));
+  const fused = fusedKeyMaskNodes(model, graph.nodes.filter((n) => fusedNames.has(n.name) && isExposedOnnxAttention(n)), maskInputName, elemType);
   const byStart = new Map<number, AttentionSite>();
   for (const s of sites) {
+    if (s.fused) continue;
     const node = graph.nodes.find((n) => n.name === s.node && n.outputs[0] === s.probs);
     if (node) byStart.set(node.range[0], s);
   }
@@ -60,6 +65,11 @@ export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputN
     const t = r.tag();
     if (t.field === 1 && t.wire === WireType.LEN) {
       const [s, e] = r.lenRange();
+      const replacement = fused.get(s);
+      if (replacement) {
+        for (const p of replacement) payload.push(new ProtoWriter().bytes(1, p).finish());
+        continue;
+      }
       const site = byStart.get(s);
       if (site) {
         const masked = `${site.scores}/vit_inspector_masked`;
@@ -70,7 +80,7 @@ export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputN
     } else r.skip(t.wire);
     payload.push(bytes.subarray(fieldStart, r.pos));
   }
-  payload.push(new ProtoWriter().bytes(11, maskInput(maskInputName)).finish());
+  payload.push(new ProtoWriter().bytes(11, maskInput(maskInputName, elemType)).finish());
   if (exposeOutputs) {
     const names = newOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
     for (const n of names) payload.push(new ProtoWriter().bytes(12, namedValueInfo(n)).finish());
@@ -103,10 +113,10 @@ function rewireFirstInput(bytes: Uint8Array, start: number, end: number, input: 
   return out.finish();
 }
 
-/** ValueInfoProto for a float tensor of shape [1, tokens]. */
-function maskInput(name: string): ProtoWriter {
+/** ValueInfoProto for a float (or float16, ...) tensor of shape [1, tokens]. */
+function maskInput(name: string, elemType: number): ProtoWriter {
   const dim = (w: ProtoWriter) => new ProtoWriter().bytes(1, w);
   const shape = dim(new ProtoWriter().varint(1, 1)).bytes(1, new ProtoWriter().string(2, 'vit_inspector_tokens'));
-  const tensor = new ProtoWriter().varint(1, FLOAT).bytes(2, shape);
+  const tensor = new ProtoWriter().varint(1, elemType).bytes(2, shape);
   return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, tensor));
 }
