@@ -24,7 +24,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     if (query >= inspection.summary.tokens) throw new InspectorError('bad-input', `--query must be below ${inspection.summary.tokens} (the model's token count).`);
     const files = await writeReport(out, inspection, { query, colormap: optional(values, 'colormap') });
     const best = inspection.predictions[0];
-    process.stdout.write(`${best.label} (${(best.probability * 100).toFixed(1)}%) — wrote ${files.length} files to ${out}\n`);
+    const verdict = best ? `${best.label} (${(best.probability * 100).toFixed(1)}%)` : 'no classes: this model outputs an embedding';
+    process.stdout.write(`${verdict} — wrote ${files.length} files to ${out}\n`);
     return 0;
   } finally {
     await client.dispose();

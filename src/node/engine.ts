@@ -15,6 +15,7 @@ import { readModelBytes, resolveModelSource, type ModelSource } from './modelSou
 import { ElemType, type OnnxModel } from '../shared/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { exposeFusedAttention } from './onnx/fusedAttention';
+import { EMBEDDING_NOTE, isEmbeddingOutput } from './outputKind';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
@@ -36,6 +37,8 @@ interface LoadedModel {
   inputName: string;
   channelsLast: boolean; // the input is NHWC [1, H, W, 3] (TensorFlow/Keras exports) rather than NCHW
   logitsName: string;
+  /** The output is an embedding, not class logits (outputKind.ts). */
+  embedding: boolean;
   prep: Preprocessing;
   notes: string[];
   threads: number;
@@ -76,7 +79,7 @@ export class Engine {
     if (masked.some((t) => t >= tokens)) throw new InspectorError('bad-input', `A masked token is outside 0…${tokens - 1}.`);
     return {
       summary,
-      predictions: topK(logits, loaded.source.labels, req.topK ?? 5),
+      predictions: loaded.embedding ? [] : topK(logits, loaded.source.labels, req.topK ?? 5),
       logits,
       attention,
       scores,
@@ -127,12 +130,15 @@ export class Engine {
       throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
     }
     const logitsName = pickLogits(model, sites);
+    const embedding = isEmbeddingOutput(source, model, logitsName);
     const modelHW = staticHW(input.dims);
-    const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
+    const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config, source.preprocessorFile);
+    notes.unshift(...source.preprocessorNotes);
     const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
     const session = await createSession(exposed, threads, source.name, modelDir);
     const channelsLast = isChannelsLast(input.dims);
-    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, logitsName, prep, notes, threads, session };
+    if (embedding) notes.push(EMBEDDING_NOTE(logitsName));
+    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, logitsName, embedding, prep, notes, threads, session };
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -202,6 +208,7 @@ export class Engine {
       preprocessing: prep,
       attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
       notes: loaded.notes,
+      ...(loaded.embedding ? { embedding: true } : {}),
     };
   }
 }

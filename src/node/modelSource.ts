@@ -6,6 +6,8 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { InspectorError } from '../shared/errors';
 import { readWithWeightsByReference } from './onnx/weightsByReference';
+import { openClipPreprocessing, timmLabels, timmPreprocessing } from './libraryConfigs';
+import type { PreprocessorFile } from '../shared/types';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -22,7 +24,11 @@ export interface ModelSource {
   referencedBytes: number;
   config: JsonObject | null;
   preprocessorConfig: JsonObject | null;
-  labels: string[] | null; // from config.json's id2label, by index
+  /** Where preprocessorConfig came from: preprocessor_config.json, or a timm or OpenCLIP config translated (libraryConfigs.ts). */
+  preprocessorFile: PreprocessorFile;
+  /** Notes on that translation. */
+  preprocessorNotes: string[];
+  labels: string[] | null; // from config.json's id2label (or timm's label_names), by index
 }
 
 export interface ModelSourceOptions {
@@ -53,8 +59,16 @@ export async function resolveModelSource(path: string, opts: ModelSourceOptions 
   }
   const { bytes, referencedBytes } = await readModel(onnxPath, opts.maxModelMB ?? 2048, opts.weightsByReference ?? false);
   const config = dir ? await readJsonIfPresent(join(dir, 'config.json')) : null;
-  const preprocessorConfig = dir ? await readJsonIfPresent(join(dir, 'preprocessor_config.json')) : null;
-  return { name, onnxPath, dir: dir ?? dirname(path), bytes, referencedBytes, config, preprocessorConfig, labels: labelsFrom(config) };
+  let preprocessorConfig = dir ? await readJsonIfPresent(join(dir, 'preprocessor_config.json')) : null;
+  let preprocessorFile: PreprocessorFile = 'preprocessor_config.json';
+  let preprocessorNotes: string[] = [];
+  if (!preprocessorConfig && dir) {
+    const openClip = await readJsonIfPresent(join(dir, 'open_clip_config.json'));
+    const library = timmPreprocessing(config) ?? (openClip ? openClipPreprocessing(openClip) : null);
+    if (library) ({ config: preprocessorConfig, file: preprocessorFile, notes: preprocessorNotes } = library);
+  }
+  const labels = labelsFrom(config) ?? timmLabels(config);
+  return { name, onnxPath, dir: dir ?? dirname(path), bytes, referencedBytes, config, preprocessorConfig, preprocessorFile, preprocessorNotes, labels };
 }
 
 /** A file named model.onnx belongs to its folder (or, in onnx/model.onnx, to the parent); other names do not. */

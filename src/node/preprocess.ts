@@ -3,7 +3,7 @@
  * read from preprocessor_config.json, or ViT defaults when there is none.
  */
 import { InspectorError } from '../shared/errors';
-import type { Preprocessing } from '../shared/types';
+import type { Preprocessing, PreprocessorFile } from '../shared/types';
 
 type Json = Record<string, unknown>;
 type HW = [number, number];
@@ -11,25 +11,25 @@ type HW = [number, number];
 // PIL resample codes. Box and hamming have no sharp kernel; both are smooth, area-like filters, so bilinear.
 const RESAMPLE: Record<number, Preprocessing['resample']> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bilinear' };
 const DEFAULT_SIZE: HW = [224, 224];
-const FILE = 'preprocessor_config.json';
+const FILE: PreprocessorFile = 'preprocessor_config.json';
 
 /**
  * modelInputHW: the model input's static [height, width], or null where dynamic. It wins over the config's size
  * (a model fed another size fails). Notes say what was assumed, for the model summary.
  */
-export function preprocessingFrom(pc: Json | null, modelInputHW: HW | null, config?: Json | null): { preprocessing: Preprocessing; notes: string[] } {
+export function preprocessingFrom(pc: Json | null, modelInputHW: HW | null, config?: Json | null, file: PreprocessorFile = FILE): { preprocessing: Preprocessing; notes: string[] } {
   const notes: string[] = [];
-  const preprocessing = pc ? fromConfig(pc, modelInputHW, notes) : defaults(modelInputHW, config ?? null, notes);
+  const preprocessing = pc ? fromConfig(pc, modelInputHW, notes, file) : defaults(modelInputHW, config ?? null, notes);
   return { preprocessing, notes };
 }
 
-function fromConfig(pc: Json, modelInputHW: HW | null, notes: string[]): Preprocessing {
+function fromConfig(pc: Json, modelInputHW: HW | null, notes: string[], file: PreprocessorFile): Preprocessing {
   let resizeTo: Preprocessing['resizeTo'];
   let centerCrop: HW | null = null;
   const size = pc.size;
-  const crop = pc.do_center_crop !== false && pc.crop_size !== undefined ? hw(pc.crop_size, 'crop_size') : null;
+  const crop = pc.do_center_crop !== false && pc.crop_size !== undefined ? hw(pc.crop_size, 'crop_size', file) : null;
   if (typeof size === 'object' && size !== null && 'shortest_edge' in size) {
-    const edge = positive((size as Json).shortest_edge, 'size.shortest_edge');
+    const edge = positive((size as Json).shortest_edge, 'size.shortest_edge', file);
     const pct = typeof pc.crop_pct === 'number' && pc.crop_pct > 0 ? pc.crop_pct : null;
     if (pct && !crop && edge < 384) {
       // ConvNeXt style: resize to edge / crop_pct, then crop edge x edge.
@@ -38,30 +38,30 @@ function fromConfig(pc: Json, modelInputHW: HW | null, notes: string[]): Preproc
     } else {
       resizeTo = { shortestEdge: edge };
       centerCrop = crop ?? [edge, edge];
-      if (!crop) notes.push(`${FILE} resizes the shortest edge to ${edge} without a crop size: center-cropping ${edge}×${edge}`);
+      if (!crop) notes.push(`${file} resizes the shortest edge to ${edge} without a crop size: center-cropping ${edge}×${edge}`);
     }
   } else if (size !== undefined) {
-    const [height, width] = hw(size, 'size'); // an int is square, as ViT/DeiT/BEiT processors read it
+    const [height, width] = hw(size, 'size', file); // an int is square, as ViT/DeiT/BEiT processors read it
     resizeTo = { height, width };
     centerCrop = crop;
   } else {
     const [height, width] = modelInputHW ?? DEFAULT_SIZE;
     resizeTo = { height, width };
     centerCrop = crop;
-    notes.push(`${FILE} has no size: resizing to ${height}×${width}${modelInputHW ? ' from the model input' : ' (assumed)'}`);
+    notes.push(`${file} has no size: resizing to ${height}×${width}${modelInputHW ? ' from the model input' : ' (assumed)'}`);
   }
-  if (pc.do_resize === false) notes.push(`${FILE} has do_resize false: resizing to the model input anyway`);
+  if (pc.do_resize === false) notes.push(`${file} has do_resize false: resizing to the model input anyway`);
   let finalSize: HW = centerCrop ?? ('height' in resizeTo ? [resizeTo.height, resizeTo.width] : [resizeTo.shortestEdge, resizeTo.shortestEdge]);
   if (modelInputHW && (finalSize[0] !== modelInputHW[0] || finalSize[1] !== modelInputHW[1])) {
-    notes.push(`${FILE} gives ${finalSize[0]}×${finalSize[1]} but the model takes ${modelInputHW[0]}×${modelInputHW[1]}: resizing to the model's size`);
+    notes.push(`${file} gives ${finalSize[0]}×${finalSize[1]} but the model takes ${modelInputHW[0]}×${modelInputHW[1]}: resizing to the model's size`);
     finalSize = modelInputHW;
     resizeTo = { height: finalSize[0], width: finalSize[1] };
     centerCrop = null;
   }
   const normalize = pc.do_normalize !== false;
-  if (normalize && (pc.image_mean === undefined || pc.image_std === undefined)) notes.push(`${FILE} has no image_mean/image_std: 0.5 assumed`);
+  if (normalize && (pc.image_mean === undefined || pc.image_std === undefined)) notes.push(`${file} has no image_mean/image_std: 0.5 assumed`);
   const std = normalize ? triple(pc.image_std, 0.5, 'image_std') : ([1, 1, 1] as [number, number, number]);
-  if (std.some((s) => s === 0)) throw new InspectorError('bad-config', `${FILE} has a zero in image_std. Fix the file.`);
+  if (std.some((s) => s === 0)) throw new InspectorError('bad-config', `${file} has a zero in image_std. Fix the file.`);
   return {
     size: finalSize,
     resizeTo,
@@ -70,7 +70,7 @@ function fromConfig(pc: Json, modelInputHW: HW | null, notes: string[]): Preproc
     rescaleFactor: pc.do_rescale === false ? 1 : typeof pc.rescale_factor === 'number' ? pc.rescale_factor : 1 / 255,
     mean: normalize ? triple(pc.image_mean, 0.5, 'image_mean') : [0, 0, 0],
     std,
-    source: 'preprocessor_config.json',
+    source: file,
   };
 }
 
@@ -130,7 +130,7 @@ function resampleFrom(v: unknown): Preprocessing['resample'] {
 }
 
 /** int → square; {height, width}; [h, w]. */
-function hw(v: unknown, key: string, file = FILE): HW {
+function hw(v: unknown, key: string, file: string = FILE): HW {
   if (typeof v === 'number') return [positive(v, key, file), positive(v, key, file)];
   if (Array.isArray(v) && v.length === 2) return [positive(v[0], key, file), positive(v[1], key, file)];
   if (typeof v === 'object' && v !== null && 'height' in v && 'width' in v) {
@@ -140,7 +140,7 @@ function hw(v: unknown, key: string, file = FILE): HW {
   throw new InspectorError('bad-config', `${file} has an unreadable ${key} (${JSON.stringify(v)}): expected a number or {"height", "width"}.`);
 }
 
-function positive(v: unknown, key: string, file = FILE): number {
+function positive(v: unknown, key: string, file: string = FILE): number {
   if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
   throw new InspectorError('bad-config', `${file} has ${key} = ${JSON.stringify(v)}: expected a positive integer.`);
 }

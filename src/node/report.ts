@@ -50,6 +50,7 @@ function reportWith(inspection: Inspection, map: Float32Array, distance: Float32
       opset: s.opset,
       producer: s.producer,
       attentionNodes: s.attentionNodes,
+      embedding: !!s.embedding, // true: no classes, the output is an embedding (predictions empty)
     },
     preprocessing: s.preprocessing,
     notes: s.notes,

@@ -26,6 +26,8 @@ export interface ModelSummary {
   /** Where each attention tensor comes from in the graph: the Softmax node, its input (scores) and output. */
   attentionNodes: { node: string; scores: string; probs: string; layout: 'BHNN' | 'BH_NN' }[];
   notes: string[]; // e.g. 'no preprocessor_config.json: mean/std 0.5 assumed'
+  /** True when the model outputs an embedding, not classes (a CLIP image tower): predictions are empty. */
+  embedding?: boolean;
 }
 
 /** How an image becomes the input tensor (from preprocessor_config.json, or defaults). */
@@ -37,7 +39,7 @@ export interface Preprocessing {
   rescaleFactor: number; // usually 1/255
   mean: [number, number, number];
   std: [number, number, number];
-  source: 'preprocessor_config.json' | 'defaults';
+  source: PreprocessorFile | 'defaults';
 }
 
 export interface Prediction {
@@ -78,3 +80,6 @@ export interface ReceptiveFieldReport {
   inputSize: [number, number];
   layers: ReceptiveFieldLayer[];
 }
+
+/** Where preprocessing was read from: Hugging Face's file, or a timm or OpenCLIP config (translated). */
+export type PreprocessorFile = 'preprocessor_config.json' | 'config.json (timm pretrained_cfg)' | 'open_clip_config.json';

@@ -4,6 +4,12 @@ import { app } from '../app';
 import { h } from '../dom/skeleton';
 
 export function renderPredictions(t: HTMLTableElement, preds: Prediction[]): void {
+  if (preds.length === 0) {
+    // Only models that output an embedding (a CLIP image tower) have none (src/node/outputKind.ts).
+    t.replaceChildren(h('caption', {}, 'No classes: this model outputs an embedding.'));
+    t.dataset.count = '0';
+    return;
+  }
   t.replaceChildren(
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Class'), h('th', { scope: 'col' }, 'Probability'), h('th', { scope: 'col', class: 'vi-num' }, '%'))),
     h('tbody', {}, ...preds.map((p, i) => h('tr', { 'data-rank': i + 1, 'data-index': p.index },
