@@ -55,7 +55,7 @@ export function readSettings(config: ConfigLike, trusted: boolean): EffectiveSet
     threads: int(config.get('threads'), 0, 0, 256),
     colormap: (COLORMAPS as readonly string[]).includes(colormap ?? '') ? (colormap as PanelSettings['colormap']) : 'viridis',
     topK: int(config.get('topK'), 5, 1, 100),
-    maxModelSizeMB: int(config.get('maxModelSizeMB'), 1024, 1, 1 << 20),
+    maxModelSizeMB: int(config.get('maxModelSizeMB'), 0, 0, 1 << 20), // 0: automatic (src/node/modelSize.ts)
     ignored,
   };
 }

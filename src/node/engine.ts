@@ -15,6 +15,7 @@ import { readModelBytes, resolveModelSource, type ModelSource } from './modelSou
 import { ElemType, type OnnxModel } from '../shared/graph';
 import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { exposeFusedAttention } from './onnx/fusedAttention';
+import { checkModelSize, sizeLimit } from './modelSize';
 import { EMBEDDING_NOTE, isEmbeddingOutput } from './outputKind';
 import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
@@ -240,7 +241,7 @@ async function fileSignature(modelPath: string): Promise<string> {
  * refuses absolute paths, '..' and symlinks out) and exist; with them, the model must stay under the size
  * limit. Checked before onnxruntime sees the model, so nothing outside the folder is ever opened.
  */
-function checkExternalData(model: OnnxModel, modelDir: string, name: string, maxModelMB = 2048): void {
+function checkExternalData(model: OnnxModel, modelDir: string, name: string, maxModelMB?: number): void {
   const files = new Set<string>();
   for (const t of model.graph.initializers.values()) if (t.external) files.add(resolveExternalData(modelDir, t.external.location));
   let total = model.bytes.length;
@@ -251,9 +252,7 @@ function checkExternalData(model: OnnxModel, modelDir: string, name: string, max
     }
     total += size;
   }
-  if (files.size > 0 && total > maxModelMB * 1024 * 1024) {
-    throw new InspectorError('model-too-large', `${name} is ${Math.round(total / 1024 / 1024)} MB with its external data, over the ${maxModelMB} MB limit. Use a smaller model or raise the limit.`);
-  }
+  if (files.size > 0) checkModelSize(total, sizeLimit(maxModelMB), name, ' with its external data');
 }
 
 /**

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { InspectorError } from '../shared/errors';
 import { readWithWeightsByReference } from './onnx/weightsByReference';
+import { checkModelSize, sizeLimit, type SizeLimit } from './modelSize';
 import { openClipPreprocessing, timmLabels, timmPreprocessing } from './libraryConfigs';
 import type { PreprocessorFile } from '../shared/types';
 
@@ -32,7 +33,7 @@ export interface ModelSource {
 }
 
 export interface ModelSourceOptions {
-  /** Refuse models larger than this many MB (checked with stat, before reading). Default 2048: protobuf's limit. */
+  /** Refuse models larger than this many MB (checked with stat, before reading). 0 or absent: automatic, from the machine's memory (modelSize.ts). */
   maxModelMB?: number;
   /** Leave large weights in the file (onnx/weightsByReference.ts): for callers that need the graph and hand the model to onnxruntime. */
   weightsByReference?: boolean;
@@ -57,7 +58,7 @@ export async function resolveModelSource(path: string, opts: ModelSourceOptions 
     dir = configDirFor(path);
     name = basename(path);
   }
-  const { bytes, referencedBytes } = await readModel(onnxPath, opts.maxModelMB ?? 2048, opts.weightsByReference ?? false);
+  const { bytes, referencedBytes } = await readModel(onnxPath, sizeLimit(opts.maxModelMB), opts.weightsByReference ?? false);
   const config = dir ? await readJsonIfPresent(join(dir, 'config.json')) : null;
   let preprocessorConfig = dir ? await readJsonIfPresent(join(dir, 'preprocessor_config.json')) : null;
   let preprocessorFile: PreprocessorFile = 'preprocessor_config.json';
@@ -89,13 +90,9 @@ async function findOnnxInFolder(folder: string): Promise<string> {
   throw new InspectorError('file-not-found', `No model.onnx or onnx/model.onnx in ${folder}.${hint}`);
 }
 
-async function readModel(file: string, maxMB: number, byReference: boolean): Promise<{ bytes: Uint8Array; referencedBytes: number }> {
+async function readModel(file: string, limit: SizeLimit, byReference: boolean): Promise<{ bytes: Uint8Array; referencedBytes: number }> {
   const st = await statOrThrow(file, 'model');
-  const mb = st.size / (1024 * 1024);
-  if (mb > maxMB) {
-    throw new InspectorError('model-too-large',
-      `${basename(file)} is ${Math.round(mb)} MB, over the ${maxMB} MB limit. Use a smaller model or raise the limit.`);
-  }
+  checkModelSize(st.size, limit, basename(file));
   if (st.size === 0) throw new InspectorError('empty-file', `${basename(file)} is empty (0 bytes). Re-export or re-download the model.`);
   // A symlinked file (a Hugging Face cache snapshot) is read whole: its data may not lie in the model's folder.
   if (byReference && !(await fs.lstat(file)).isSymbolicLink()) {

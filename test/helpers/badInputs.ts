@@ -62,12 +62,12 @@ function stringField(buf: Uint8Array, range: [number, number], field: number): s
   return null;
 }
 
-/** The fixture with every Softmax replaced by com.microsoft's fused Attention op type (never run: refused on parse). */
-export function fusedAttentionModel(src = vitModel('vit_hf_style')): Uint8Array {
+/** The fixture with every Softmax replaced by a com.microsoft fused attention op type (never run: refused on parse). */
+export function fusedAttentionModel(src = vitModel('vit_hf_style'), opType = 'Attention'): Uint8Array {
   return rewriteGraph(readFileSync(src), (f, b) => {
     if (f.field !== 1 || !f.payload || stringField(b, f.payload, 4) !== 'Softmax') return undefined;
     return new ProtoWriter()
-      .raw(rewrite(b, (nf) => (nf.field === 4 ? new TextEncoder().encode('Attention') : undefined), ...f.payload))
+      .raw(rewrite(b, (nf) => (nf.field === 4 ? new TextEncoder().encode(opType) : undefined), ...f.payload))
       .string(7, 'com.microsoft');
   });
 }
