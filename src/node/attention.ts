@@ -19,7 +19,8 @@ export interface AttentionSite {
 }
 
 /** Ops between the softmax and attn @ V that leave the probabilities' meaning unchanged. */
-const PASS_THROUGH = new Set(['Dropout', 'Identity', 'Cast', 'Where', 'Reshape', 'Mul', 'Div', 'Expand', 'Squeeze', 'Unsqueeze', 'Transpose', 'Flatten']);
+// QuantizeLinear/DequantizeLinear: QDQ-quantized models quantize the probabilities before attn @ V.
+const PASS_THROUGH = new Set(['Dropout', 'Identity', 'Cast', 'Where', 'Reshape', 'Mul', 'Div', 'Expand', 'Squeeze', 'Unsqueeze', 'Transpose', 'Flatten', 'QuantizeLinear', 'DequantizeLinear']);
 
 /**
  * Ops that compute attn @ V. FusedMatMul (com.microsoft): onnxruntime's optimizer folds a Transpose and a scale
@@ -75,7 +76,7 @@ function isFusedAttention(n: OnnxNode): boolean {
 /** True when `probs` reaches a MatMul/Einsum/FusedMatMul (through shape-only or elementwise ops) whose other input is not a weight. */
 function feedsValueMatMul(graph: OnnxGraph, probs: string, consumers: Map<string, OnnxNode[]>): boolean {
   let frontier = [probs];
-  for (let depth = 0; depth < 5 && frontier.length; depth++) {
+  for (let depth = 0; depth < 8 && frontier.length; depth++) { // QDQ models put Q and DQ pairs on the way
     const next: string[] = [];
     for (const t of frontier) {
       for (const c of consumers.get(t) ?? []) {

@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { AttentionSite } from './attention';
 import { InspectorError } from '../shared/errors';
+import { halfToFloat32 } from './float16';
 import type { Prediction } from '../shared/types';
 
 /** What the run helpers read of a loaded model: its name, its attention sites and its notes. */
@@ -131,7 +132,10 @@ export async function runWithAttention(
   const dims = sites.map((s) => shapes.get(s.probs));
   const isStatic = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((v) => typeof v === 'number' && v > 0);
   const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
+  // Float16 and float64 models' outputs are converted after the run, so only float32 ones are written in place.
+  const float32 = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor && m.type === 'float32']));
   const preallocate =
+    names.every((n) => float32.get(n)) &&
     dims.every(isStatic) &&
     new Set([logitsName, ...names]).size === names.length + 1 &&
     (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
@@ -160,9 +164,19 @@ export async function runWithAttention(
   };
 }
 
+/** A float output as float32: float16 (fp16 exports) and float64 ones converted. */
 export function toFloat32(t: ort.Tensor | undefined, name: string): Float32Array {
-  if (!t || !(t.data instanceof Float32Array)) throw new InspectorError('unsupported-model', `Output ${name} is not float32; ViT Inspector reads float32 models.`);
-  return t.data;
+  if (t?.data instanceof Float32Array) return t.data;
+  if (t?.type === 'float16' && t.data instanceof Uint16Array) return halfToFloat32(t.data);
+  if (t?.data instanceof Float64Array) return Float32Array.from(t.data);
+  throw new InspectorError('unsupported-model', `Output ${name} is ${t ? t.type : 'missing'}, not a float tensor; ViT Inspector reads float32, float16 and float64 models.`);
+}
+
+/** The element type onnxruntime gives a tensor output (ONNX TensorProto type number): what a mask added to it must be. */
+export function outputElemType(session: ort.InferenceSession, name: string): number {
+  const m = session.outputMetadata.find((o) => o.name === name);
+  const type = m?.isTensor ? m.type : 'float32';
+  return type === 'float16' ? 10 : type === 'float64' ? 11 : 1;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

@@ -21,7 +21,8 @@ import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
 import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport } from '../shared/types';
-import { ArrayPool, headsTokens, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
+import { ArrayPool, headsTokens, outputElemType, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
+import { float32ToHalf } from './float16';
 import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
 import type { InspectRequest } from './workerProtocol';
 
@@ -37,6 +38,7 @@ interface LoadedModel {
   sites: AttentionSite[];
   inputName: string;
   channelsLast: boolean; // the input is NHWC [1, H, W, 3] (TensorFlow/Keras exports) rather than NCHW
+  halfInput: boolean; // the input is float16 (fp16 exports): pixels are fed as float16
   logitsName: string;
   /** The output is an embedding, not class logits (outputKind.ts). */
   embedding: boolean;
@@ -127,8 +129,8 @@ export class Engine {
     const sites = findAttention(model);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
-    if (input.elemType !== ElemType.FLOAT) {
-      throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
+    if (input.elemType !== ElemType.FLOAT && input.elemType !== ElemType.FLOAT16) {
+      throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 or float16 pixels. Export the model with a float input.`);
     }
     const logitsName = pickLogits(model, sites);
     const embedding = isEmbeddingOutput(source, model, logitsName);
@@ -139,7 +141,7 @@ export class Engine {
     const session = await createSession(exposed, threads, source.name, modelDir);
     const channelsLast = isChannelsLast(input.dims);
     if (embedding) notes.push(EMBEDDING_NOTE(logitsName));
-    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, logitsName, embedding, prep, notes, threads, session };
+    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, halfInput: input.elemType === ElemType.FLOAT16, logitsName, embedding, prep, notes, threads, session };
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -165,15 +167,20 @@ export class Engine {
   private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
     const [h, w] = loaded.prep.size;
     checkFeed(loaded, input);
-    const pixels = loaded.channelsLast ? new ort.Tensor('float32', toChannelsLast(input, h, w), [1, h, w, 3]) : new ort.Tensor('float32', input, [1, 3, h, w]);
+    const data = loaded.channelsLast ? toChannelsLast(input, h, w) : input;
+    const shape = loaded.channelsLast ? [1, h, w, 3] : [1, 3, h, w];
+    const pixels = loaded.halfInput ? new ort.Tensor('float16', float32ToHalf(data), shape) : new ort.Tensor('float32', data, shape);
     const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: pixels };
     let session = loaded.session;
     if (masked.length > 0) {
       const n = loaded.summary!.tokens;
-      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
+      // The mask is added to the scores (or given to fused Attention), so it takes their type: float16 in fp16 exports.
+      const maskType = outputElemType(loaded.session, loaded.sites[0].scores);
+      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT, true, maskType), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
       const mask = new Float32Array(n);
       for (const t of masked) if (t >= 0 && t < n) mask[t] = -Infinity;
-      feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
+      feeds[MASK_INPUT] = maskType === ElemType.FLOAT16 ? new ort.Tensor('float16', float32ToHalf(mask), [1, n])
+        : maskType === ElemType.DOUBLE ? new ort.Tensor('float64', Float64Array.from(mask), [1, n]) : new ort.Tensor('float32', mask, [1, n]);
     }
     try {
       return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take }));
