@@ -5,9 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { receptiveFields, unitBox, unitForPixel, type RfLayer } from '../../src/shared/receptiveField';
 import { parseOnnx } from '../../src/node/onnx/parse';
+import { FIXTURES } from '../helpers/fixtures';
 import type { AttributeValue, OnnxModel, OnnxNode, TensorData } from '../../src/shared/graph';
 
-const CNN = join(__dirname, '../../../shared/fixtures/cnn');
+const CNN = join(FIXTURES, 'cnn');
 
 // ---- tiny in-memory graph builder (no weights) ----
 
