@@ -1,0 +1,120 @@
+/**
+ * The model families through the host's panel path (src/host/panelController.ts with the real inference child
+ * process, as host-panel.test.ts runs it): the payload's attention against the library's, the scaling view's
+ * scores (softmax(scores) is the attention), the masking lab (no query attends to a masked key) and, for an
+ * image tower, no classes. Fused ONNX Attention (mask through attn_mask), a rewritten contrib op, an
+ * embedding model, float16 (mask in float16) and QDQ.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import { resolveModels } from '../../src/host/models';
+import { PanelController, type PanelDeps } from '../../src/host/panelController';
+import type { HostToWebview } from '../../src/shared/protocol';
+import { readSettings, type ConfigLike } from '../../src/host/settings';
+import { REPO, maxAbsDiff } from '../helpers/fixtures';
+import { FAMILIES_DIR, attentionTolerance, familyAttention, familyReference } from '../helpers/families';
+
+const WORKER = join(REPO, 'dist', 'worker.js');
+let client: InferenceClient;
+
+before(() => {
+  assert.ok(existsSync(WORKER), `${WORKER} is missing: run npm run build first`);
+  client = new InferenceClient({ workerPath: WORKER, log: () => undefined });
+});
+after(() => client?.dispose());
+
+/** A panel on `model`, and a way to wait for its next message of a type. */
+function panelOn(model: string) {
+  const posted: HostToWebview[] = [];
+  const waiters: { type: string; resolve: (m: any) => void }[] = [];
+  let listener: ((m: unknown) => void) | undefined;
+  const port = {
+    postMessage(m: HostToWebview) {
+      posted.push(m);
+      for (const w of [...waiters]) if (w.type === m.type) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
+      return Promise.resolve(true);
+    },
+    onDidReceiveMessage(l: (m: unknown) => void) {
+      listener = l;
+      return { dispose: () => (listener = undefined) };
+    },
+  };
+  const errors: string[] = [];
+  const values: Record<string, unknown> = { model };
+  const cfg: ConfigLike = { get: <T>(k: string) => values[k] as T, inspect: <T>(k: string) => ({ globalValue: values[k] as T }) };
+  const deps: PanelDeps = {
+    client: () => client,
+    settings: () => readSettings(cfg, true),
+    models: () => resolveModels('/nonexistent-extension', readSettings(cfg, true)),
+    log: () => undefined,
+    withProgress: (_title, _quiet, task) => task(new AbortController().signal, () => {}),
+    showError: (message) => errors.push(message),
+    runCommand: () => {},
+  };
+  new PanelController(join(model, 'image.png'), port, deps);
+  const next = <T extends HostToWebview['type']>(type: T): Promise<Extract<HostToWebview, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${type} (errors: ${errors.join('; ')})`)), 60_000);
+      waiters.push({ type, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  return { send: (m: unknown) => listener?.(m), next, errors };
+}
+
+function softmaxError(scores: Float32Array, attention: Float32Array, n: number): number {
+  let worst = 0;
+  for (let row = 0; row < scores.length / n; row++) {
+    const s = scores.subarray(row * n, row * n + n);
+    const max = Math.max(...s);
+    const e = Array.from(s, (v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    for (let k = 0; k < n; k++) worst = Math.max(worst, Math.abs(e[k] / sum - attention[row * n + k]));
+  }
+  return worst;
+}
+
+for (const name of ['onnx_attention_op', 'ort_contrib_mha', 'open_clip_vision', 'vit_fp16', 'vit_qdq']) {
+  test(`${name} in the panel: the library's attention, the scores, the key mask${name === 'open_clip_vision' ? ', no classes' : ''}`, async () => {
+    const ref = familyReference(name);
+    const tol = attentionTolerance(ref);
+    const n = ref.tokens;
+    const panel = panelOn(join(FAMILIES_DIR, name));
+    const got = panel.next('inspection');
+    panel.send({ type: 'ready' });
+    const { payload } = await got;
+    assert.deepEqual([payload.summary.layers, payload.summary.heads, n], [ref.layers, ref.heads, payload.summary.tokens]);
+    const err = maxAbsDiff(payload.attention, familyAttention(name));
+    assert.ok(err <= tol, `attention differs from the library's by ${err}`);
+    if (ref.labels) {
+      assert.ok(payload.predictions.length > 0);
+      assert.ok(!payload.summary.embedding);
+    } else {
+      assert.deepEqual(payload.predictions, []);
+      assert.equal(payload.summary.embedding, true);
+    }
+
+    const scores = panel.next('scores');
+    panel.send({ type: 'needScores', id: payload.id });
+    const s = await scores;
+    // float16 scores and probabilities are each rounded to 2^-11 relative
+    const sTol = ref.input.dtype === 'float16' ? 2e-3 : 1e-5;
+    assert.ok(softmaxError(s.scores, payload.attention, n) < sTol, `softmax(scores) differs from the attention by ${softmaxError(s.scores, payload.attention, n)}`);
+
+    const masked = panel.next('maskResult');
+    panel.send({ type: 'runMasked', maskedTokens: [1, 5] });
+    const m = await masked;
+    assert.deepEqual(m.maskedTokens, [1, 5]);
+    let worst = 0;
+    for (let row = 0; row < m.attention.length / n; row++) {
+      worst = Math.max(worst, m.attention[row * n + 1], m.attention[row * n + 5]);
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += m.attention[row * n + k];
+      assert.ok(Math.abs(sum - 1) < 2e-3, `row ${row} sums to ${sum}`);
+    }
+    assert.ok(worst < 1e-6, `a masked key still gets ${worst}`);
+    assert.equal(m.predictions.length, ref.labels ? payload.predictions.length : 0);
+    assert.deepEqual(panel.errors, []);
+  });
+}
