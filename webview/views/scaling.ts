@@ -101,6 +101,11 @@ export function paintMaskResult(): void {
   els.maskCaption.textContent = `Layer ${state.layer + 1}, query ${tokenName(d, query())}: the ${a.tokens - masked.size} unmasked keys held ${(kept * 100).toFixed(1)}% of the attention; with ${masked.size} masked they hold 100% (each weight ×${kept > 0 ? (1 / kept).toFixed(2) : '∞'} on average at the first layer; later layers also change because their inputs change). Same colour scale on both sides.`;
   const stale = mr.maskedTokens.join(',') !== state.maskedTokens.join(',');
   if (stale) els.maskCaption.textContent += ' (The mask has changed since this run.)';
+  if (p.summary.embedding) {
+    els.maskPreds.replaceChildren(h('caption', {}, 'No classes: this model outputs an embedding, so only the attention changes.'));
+    els.maskResult.dataset.masked = mr.maskedTokens.join(',');
+    return;
+  }
   const rows = predictionDiff(p.predictions.slice(0, model.settings.topK), mr.predictions.slice(0, model.settings.topK));
   const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
   els.maskPreds.replaceChildren(
