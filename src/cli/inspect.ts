@@ -6,7 +6,7 @@ import { InspectorError } from '../shared/errors';
 import { intFlag, optional, parseFlags, required } from './args';
 import { backend } from './backend';
 
-export const usage = 'vit-inspector inspect [--model MODEL] --image IMAGE --out DIR [--top K] [--threads N] [--query TOKEN] [--colormap NAME] [--isolate]';
+export const usage = 'vit-inspector inspect [--model MODEL] --image IMAGE --out DIR [--top K] [--threads N] [--query TOKEN] [--colormap NAME] [--max-model-mb MB] [--isolate]';
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
