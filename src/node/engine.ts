@@ -238,7 +238,8 @@ async function parseSource(source: ModelSource): Promise<OnnxModel> {
 async function fileSignature(modelPath: string): Promise<string> {
   const dir = dirname(modelPath);
   const files = [modelPath, join(modelPath, 'model.onnx'), join(modelPath, 'onnx', 'model.onnx'), join(modelPath, 'config.json'),
-    join(modelPath, 'preprocessor_config.json'), join(dir, 'config.json'), join(dir, 'preprocessor_config.json')];
+    join(modelPath, 'preprocessor_config.json'), join(dir, 'config.json'), join(dir, 'preprocessor_config.json'),
+    join(modelPath, 'open_clip_config.json'), join(dir, 'open_clip_config.json')];
   const stats = await Promise.all(files.map((f) => fsp.stat(f).then((st) => `${st.size}:${st.mtimeMs}`, () => '-')));
   return stats.join('|');
 }
