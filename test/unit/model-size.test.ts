@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkModelSize, sizeLimit } from '../../src/node/modelSize';
@@ -54,4 +54,13 @@ test('by default resolveModelSource opens a 1.2 GB file (sparse here) that the o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('VS Code defaults: vitInspector.maxModelSizeMB is 0 (automatic) in package.json and when unset', async () => {
+  const { readSettings } = await import('../../src/host/settings');
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  assert.equal(pkg.contributes.configuration.properties['vitInspector.maxModelSizeMB'].default, 0);
+  const unset = { get: () => undefined, inspect: () => ({}) } as Parameters<typeof readSettings>[0];
+  assert.equal(readSettings(unset, true).maxModelSizeMB, 0);
+  assert.equal(sizeLimit(readSettings(unset, true).maxModelSizeMB).automatic, true);
 });
