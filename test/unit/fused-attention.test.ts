@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { findAttention } from '../../src/node/attention';
 import { elemTypeOf, exposeFusedAttention } from '../../src/node/onnx/fusedAttention';
-import { nodeProto, splicedModel } from '../../src/node/onnx/graphEdit';
+import { int64Tensor, nodeProto, splicedModel, type NodeSpec } from '../../src/node/onnx/graphEdit';
 import { parseOnnx } from '../../src/node/onnx/parse';
 import { withExtraOutputs, withKeyMask } from '../../src/node/onnx/surgery';
 import { isInspectorError } from '../../src/shared/errors';
@@ -98,6 +98,37 @@ for (const name of ['ort_contrib_attention', 'ort_contrib_mha']) {
     await session.release();
   });
 }
+
+test('packed QKV MultiHeadAttention ([B, S, heads, 3, head], no key or value, head size only known at run time) gives the library\'s attention', async () => {
+  // The fixture's MultiHeadAttention(q, k, v, bias) repacked as onnxruntime's packed QKV form (which its CPU kernel cannot run).
+  const { model } = load('ort_contrib_mha');
+  const replace = new Map<number, Uint8Array[]>();
+  for (const n of model.graph.nodes.filter((x) => x.opType === 'MultiHeadAttention')) {
+    const p = `${n.name}/packed`;
+    const c = (name: string, values: number[]): NodeSpec => ({ op: 'Constant', name, inputs: [], outputs: [name], attrs: [{ name: 'value', tensor: int64Tensor(values) }] });
+    const specs: NodeSpec[] = [c(`${p}/shape`, [0, 0, 2, 1, -1]), c(`${p}/axis`, [0])];
+    const parts = [0, 1, 2].map((i) => {
+      specs.push(c(`${p}/s${i}`, [32 * i]), c(`${p}/e${i}`, [32 * (i + 1)]));
+      specs.push({ op: 'Slice', name: `${p}/bias${i}`, inputs: [n.inputs[3], `${p}/s${i}`, `${p}/e${i}`, `${p}/axis`], outputs: [`${p}/bias${i}`] });
+      specs.push({ op: 'Add', name: `${p}/add${i}`, inputs: [n.inputs[i], `${p}/bias${i}`], outputs: [`${p}/add${i}`] });
+      specs.push({ op: 'Reshape', name: `${p}/r${i}`, inputs: [`${p}/add${i}`, `${p}/shape`], outputs: [`${p}/r${i}`] });
+      return `${p}/r${i}`;
+    });
+    specs.push({ op: 'Concat', name: `${p}/qkv`, inputs: parts, outputs: [`${p}/qkv`], attrs: [{ name: 'axis', int: 3 }] });
+    specs.push({ op: 'MultiHeadAttention', domain: 'com.microsoft', name: n.name, inputs: [`${p}/qkv`], outputs: n.outputs, attrs: [{ name: 'num_heads', int: 2 }] });
+    replace.set(n.range[0], specs.map(nodeProto));
+  }
+  const packed = parseOnnx(splicedModel(model, replace), 'packed');
+  const rewritten = parseOnnx(exposeFusedAttention(packed, 'packed')!, 'packed');
+  const sites = findAttention(rewritten);
+  const session = await ort.InferenceSession.create(withExtraOutputs(rewritten, sites.map((s) => s.probs)));
+  const out = await session.run({ pixel_values: await referenceInput('ort_contrib_mha') });
+  const got = sites.flatMap((s) => Array.from(out[s.probs].data as Float32Array));
+  const expected = familyAttention('ort_contrib_mha');
+  const worst = got.reduce((w, v, i) => Math.max(w, Math.abs(v - expected[i])), 0);
+  assert.ok(worst < 1e-4, `differs from the library's attention by ${worst}`);
+  await session.release();
+});
 
 test('com.microsoft.Attention with a mask_index is refused by name, with what to do', () => {
   const { model } = load('ort_contrib_attention');

@@ -119,9 +119,19 @@ function intAttrOf(n: OnnxNode, key: string): number | undefined {
   return a?.type === 'int' ? a.value : undefined;
 }
 
-/** softmax(Q Kᵀ · scale + bias) V, with Q, K, V as [B, heads, S, head] ([B, heads, head, S] for K). */
-function attend(b: Builder, q: string, kT: string, v: string, scale: number, elemType: number, bias: string | undefined, y: string): void {
-  let s = b.op('Mul', [b.op('MatMul', [q, kT]), b.scalar(scale, elemType)]);
+/**
+ * softmax(Q Kᵀ · scale + bias) V, with Q, K, V as [B, heads, S, head] ([B, heads, head, S] for K). Without a
+ * known scale, 1/sqrt(head size) is computed in the graph from Q's shape (in float, cast to the model's type).
+ */
+function attend(b: Builder, q: string, kT: string, v: string, scale: number | undefined, elemType: number, bias: string | undefined, y: string): void {
+  let factor: string;
+  if (scale !== undefined) factor = b.scalar(scale, elemType);
+  else {
+    const head = b.op('Cast', [b.op('Slice', [b.op('Shape', [q]), b.ints([3]), b.ints([4])])], [{ name: 'to', int: FLOAT }]);
+    factor = b.op('Reciprocal', [b.op('Sqrt', [head])]);
+    if (elemType !== FLOAT) factor = b.op('Cast', [factor], [{ name: 'to', int: elemType }]);
+  }
+  let s = b.op('Mul', [b.op('MatMul', [q, kT]), factor]);
   if (bias) s = b.op('Add', [s, bias]);
   const probs = b.op('Softmax', [s], [{ name: 'axis', int: -1 }]);
   const out = b.op('Transpose', [b.op('MatMul', [probs, v])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
@@ -197,7 +207,6 @@ function contribMultiHeadAttention(model: OnnxModel, n: OnnxNode, name: string):
     if (typeof hidden === 'number') headSize = hidden / heads;
   }
   const scale = floatAttr(n, 'scale') || (headSize ? 1 / Math.sqrt(headSize) : undefined);
-  if (!scale) throw refuse(name, n, 'whose head size is not known from the graph');
   attend(b, b.heads(q, heads), b.heads(k, heads, [0, 2, 3, 1]), b.heads(v, heads), scale, elemType, given(n, 5) ? n.inputs[5] : undefined, n.outputs[0]);
   return b.nodes;
 }
