@@ -3,7 +3,7 @@
  * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
  * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
  * receptive-field box is drawn, open Scaling (the host sends the scores on request), reload the window and check the panel comes back. Screenshots go to
- * test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
+ * test-output/e2e/. Uses the embedded default models when media/models has them, else the test fixtures.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ function modelSettings(): Record<string, string> {
     log('using the embedded default models');
     return {};
   }
-  log('media/models has no default models yet: using the shared fixtures');
+  log('media/models has no default models yet: using the test fixtures');
   models = mkdtempSync(join(tmpdir(), 'vit-e2e-models-'));
   const cnn = join(models, 'cnn_small.onnx');
   writeFileSync(cnn, gunzipSync(readFileSync(join(FIXTURES, 'cnn', 'cnn_small.onnx.gz'))));

@@ -7,7 +7,7 @@ import { receptiveFields, unitBox, unitForPixel, type RfLayer } from '../../src/
 import { parseOnnx } from '../../src/node/onnx/parse';
 import type { AttributeValue, OnnxModel, OnnxNode, TensorData } from '../../src/shared/graph';
 
-const CNN = join(__dirname, '../../../shared/fixtures/cnn');
+const CNN = join(__dirname, '..', 'fixtures', 'cnn');
 
 // ---- tiny in-memory graph builder (no weights) ----
 
