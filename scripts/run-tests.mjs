@@ -1,4 +1,4 @@
-// Runs every test file under test/ (unit, integration, then end to end) with Node's test runner via tsx.
+// Runs every test file under test/ (unit, integration, package (the platform VSIXes), then end to end) with Node's test runner via tsx.
 // VIT_SKIP_E2E=1 leaves out the code-server end-to-end suite (for quick local runs only; CI runs all).
 // Without its prerequisites (Chromium, code-server in .e2e/) the e2e suite is skipped with the reason said
 // first and last; under CI=true that is a failure instead.
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { e2eMissing } from './e2e-prereqs.mjs';
 
 const ci = process.env.CI === 'true' || process.env.CI === '1';
-const suites = ['unit', 'integration'];
+const suites = ['unit', 'integration', 'package'];
 if (process.env.VIT_SKIP_E2E !== '1') suites.push('e2e');
 const files = suites.flatMap((s) => {
   const dir = join('test', s);
