@@ -1,4 +1,5 @@
-// npm run package [-- --target T ...| --all] [--no-build]: a minified build, then one VSIX per target with
+// npm run package [-- --target T ...| --all] [--no-build]: a minified build, then one VSIX per target (and one
+// for `web`, VS Code for the Web, that only says the extension cannot run there) with
 // `vsce package --target`, each holding only that platform's native parts: onnxruntime-node's binaries for it
 // and sharp's @img/sharp-<target> (+ @img/sharp-libvips-<target>) packages, fetched from the npm registry with
 // `npm pack` (versions from the installed sharp's optionalDependencies) into .cache/npm-pack/. Each VSIX is
@@ -66,9 +67,10 @@ function stage(target, packages) {
   mkdirSync(dir, { recursive: true });
   // Everything outside node_modules that .vscodeignore lets in, copied as it is.
   for (const f of ['package.json', '.vscodeignore', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist', 'media', 'docs']) {
-    if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f), { recursive: true, filter: (s) => !s.endsWith('.map') });
+    if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f), { recursive: true, filter: (s) => !s.endsWith('.map') && (ort || !s.includes(`${sep}models`)) });
   }
   const ortBin = join('node_modules', 'onnxruntime-node', 'bin');
+  if (!ort) return dir; // web: no node_modules
   for (const p of packages) {
     cpSync(join(root, p), join(dir, p), {
       recursive: true,
@@ -97,11 +99,11 @@ for (const target of targets) {
   const out = join(outDir, vsixName(pkg, target));
   mkdirSync(dirname(out), { recursive: true });
   run(process.execPath, [vsce, 'package', '--target', target, '--out', out, '--skip-license', '--allow-missing-repository',
-    '--no-update-package-json', '--no-git-tag-version'], { cwd: dir });
+    '--no-update-package-json', '--no-git-tag-version', ...(TARGETS[target].ort ? [] : ['--no-dependencies'])], { cwd: dir });
   const { problems, entries, natives } = checkVsix(out, target);
   const bytes = statSync(out).size;
   if (bytes > MAX_VSIX_BYTES) problems.push(`${(bytes / 1048576).toFixed(1)} MB, more than ${MAX_VSIX_BYTES / 1048576} MB`);
-  for (const model of ['vit-cifar10', 'cnn-cifar10']) {
+  for (const model of TARGETS[target].ort ? ['vit-cifar10', 'cnn-cifar10'] : []) {
     const m = `extension/media/models/${model}/model.onnx`;
     if (!entries.some((e) => e.name === m)) problems.push(`missing ${m}`);
   }

@@ -1,4 +1,4 @@
-export interface Target { ort: string; sharp: string[]; format: 'PE32+' | 'Mach-O' | 'ELF'; arch: 'x64' | 'arm64' }
+export interface Target { ort: string | null; sharp: string[]; format: 'PE32+' | 'Mach-O' | 'ELF' | null; arch: 'x64' | 'arm64' | null }
 export interface ZipEntry { name: string; size: number; method: number; compressed: number; local: number }
 export interface NativeFormat { format: string; bits: number; arch: string }
 export const TARGETS: Record<string, Target>;

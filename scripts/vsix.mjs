@@ -10,6 +10,8 @@ export const TARGETS = {
   'darwin-arm64': { ort: 'darwin/arm64', sharp: ['sharp-darwin-arm64', 'sharp-libvips-darwin-arm64'], format: 'Mach-O', arch: 'arm64' },
   'linux-x64': { ort: 'linux/x64', sharp: ['sharp-linux-x64', 'sharp-libvips-linux-x64'], format: 'ELF', arch: 'x64' },
   'linux-arm64': { ort: 'linux/arm64', sharp: ['sharp-linux-arm64', 'sharp-libvips-linux-arm64'], format: 'ELF', arch: 'arm64' },
+  // VS Code for the Web: no native code, only the `browser` entry that says the extension needs a desktop or remote.
+  web: { ort: null, sharp: [], format: null, arch: null },
 };
 
 /** onnxruntime's files the CPU execution provider needs (DirectML is delay-loaded, only for its own EP). */
@@ -88,6 +90,7 @@ export function checkVsix(file, target) {
   const want = TARGETS[target];
   const { entries, read } = zipEntries(file);
   const names = entries.map((e) => e.name);
+  if (!want.ort) return checkWebVsix(file, target, entries, read);
   const [os, arch] = want.ort.split('/');
   const ortDir = `extension/node_modules/onnxruntime-node/bin/napi-v6/${want.ort}/`;
   const problems = [];
@@ -126,4 +129,16 @@ export function checkVsix(file, target) {
   const manifestXml = read(entries.find((e) => e.name === 'extension.vsixmanifest')).toString('utf8');
   if (!manifestXml.includes(`TargetPlatform="${target}"`)) problems.push(`extension.vsixmanifest does not say TargetPlatform="${target}"`);
   return { problems, entries, natives };
+}
+
+function checkWebVsix(file, target, entries, read) {
+  const names = entries.map((e) => e.name);
+  const problems = [];
+  for (const m of ['extension/package.json', 'extension/dist/web.js', 'extension/media/icon.png']) if (!names.includes(m)) problems.push(`missing ${m}`);
+  for (const n of names) if (n.includes('/node_modules/') || /\.(node|dll|so(\.\d+)*|dylib)$/.test(n)) problems.push(`native or node_modules file in the web VSIX: ${n}`);
+  const manifest = JSON.parse(read(entries.find((e) => e.name === 'extension/package.json')).toString('utf8'));
+  if (manifest.browser !== './dist/web.js') problems.push(`browser is ${manifest.browser}`);
+  const manifestXml = read(entries.find((e) => e.name === 'extension.vsixmanifest')).toString('utf8');
+  if (!manifestXml.includes(`TargetPlatform="${target}"`)) problems.push(`extension.vsixmanifest does not say TargetPlatform="${target}"`);
+  return { problems, entries, natives: [] };
 }

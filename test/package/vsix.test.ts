@@ -1,7 +1,8 @@
 /**
  * The platform VSIXes (scripts/package.mjs --all, built once into a temporary folder): each holds the bundles,
  * the default models, and for native code only its own platform's onnxruntime and sharp binaries, of the right
- * format and architecture as their headers say (PE32+ / Mach-O / ELF, x64 / arm64), and is at most 35 MB.
+ * format and architecture as their headers say (PE32+ / Mach-O / ELF, x64 / arm64), and is at most 35 MB; the
+ * web VSIX holds no native code.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -35,7 +36,7 @@ test('the header reader names the format and architecture of onnxruntime-node\'s
   assert.equal(nativeFormat(readFileSync(join(REPO, 'package.json'))), null);
 });
 
-for (const target of Object.keys(TARGETS)) {
+for (const target of Object.keys(TARGETS).filter((t) => TARGETS[t].ort)) {
   test(`${target}: only ${TARGETS[target].format} ${TARGETS[target].arch} native files, its own onnxruntime and sharp, at most 35 MB`, () => {
     const { problems, entries, natives } = checkVsix(vsix(target), target);
     assert.deepEqual(problems, []);
@@ -49,6 +50,13 @@ for (const target of Object.keys(TARGETS)) {
     assert.ok(names.includes('extension/LICENSE.txt') || names.includes('extension/LICENSE'), 'LICENSE');
   });
 }
+
+test('web: the browser entry only, no native code and no node_modules', () => {
+  const { problems, entries } = checkVsix(vsix('web'), 'web');
+  assert.deepEqual(problems, []);
+  assert.ok(entries.some((e) => e.name === 'extension/dist/web.js'));
+  assert.ok(statSync(vsix('web')).size < 1024 * 1024);
+});
 
 test('the check catches a VSIX for another platform', () => {
   const { problems } = checkVsix(vsix('linux-arm64'), 'linux-x64');
