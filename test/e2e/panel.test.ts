@@ -15,7 +15,7 @@ import { chromium, type Browser, type FrameLocator, type Page } from 'playwright
 import { FIXTURES } from '../helpers/fixtures';
 import { OUTPUT, REPO, descendants, log, prepare, psLine, startCodeServer, type CodeServer } from './codeServer';
 
-const IMAGE_NAME = 'sample.png';
+const IMAGE_NAME = 'cat.jpg'; // media/samples/cat.jpg: its screenshots make the README's animation (scripts/listing-gif.mjs)
 const started = Date.now();
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
@@ -44,7 +44,7 @@ before(async () => {
   const vsix = prepare();
   server = await startCodeServer({
     vsix,
-    files: { [IMAGE_NAME]: readFileSync(join(FIXTURES, 'vit', 'vit_hf_style.png')), 'notes.txt': 'not an image\n' },
+    files: { [IMAGE_NAME]: readFileSync(join(REPO, 'media', 'samples', 'cat.jpg')), 'notes.txt': 'not an image\n' },
     userSettings: modelSettings(),
   });
   browser = await chromium.launch({
