@@ -15,7 +15,7 @@ import { chromium, type Browser, type FrameLocator, type Page } from 'playwright
 import { FIXTURES } from '../helpers/fixtures';
 import { OUTPUT, REPO, descendants, log, prepare, psLine, startCodeServer, type CodeServer } from './codeServer';
 
-const IMAGE_NAME = 'cat.jpg'; // media/samples/cat.jpg: its screenshots make the README's animation (scripts/listing-gif.mjs)
+const IMAGE_NAME = 'sample.jpg'; // media/samples/cat.jpg (sorted after notes.txt, so its hover never covers that row): its screenshots make the README's animation (scripts/listing-gif.mjs)
 const started = Date.now();
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
