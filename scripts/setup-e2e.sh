@@ -41,11 +41,13 @@ if [ -f "$marker" ]; then
   exit 0
 fi
 log "installing code-server $CS_VERSION into $cs (about two minutes)"
+# A clean npm config: neither the project's .npmrc nor the npm_config_* variables that `npm test` passes down
+# (the project's ignore-scripts=true would leave code-server's native modules unbuilt) apply here.
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -i '^npm_config_' || true)
 export npm_config_yes=true
 rm -rf "$cs"; mkdir -p "$cs"
 cd "$cs"
 echo '{"name":"e2e-code-server","private":true}' > package.json
-# A clean npm config: the project's .npmrc does not apply here.
 npm install --no-audit --no-fund --loglevel=error --ignore-scripts "code-server@$CS_VERSION"
 vs="$cs/node_modules/code-server/lib/vscode"
 cd "$vs"
