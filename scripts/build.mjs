@@ -10,5 +10,7 @@ await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/host/extension.ts', cli: 'src/cli/cli.ts', worker: 'src/node/worker.ts' }, outdir: 'dist',
     banner: { js: '' } }),
   build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' }),
+  // VS Code for the Web (package.json "browser"): commands that say the extension needs native code.
+  build({ ...common, platform: 'browser', target: 'es2022', format: 'cjs', external: ['vscode'], entryPoints: { web: 'src/host/web.ts' }, outdir: 'dist' }),
 ]);
 if (watch) console.log('watch mode is not supported; rerun npm run build');

@@ -1,87 +1,120 @@
-// npm run package: a minified build, then `vsce package --target linux-x64`, then a check of what the VSIX
-// holds (the bundles, the linux-x64 native modules and nothing for other platforms) and its size.
+// npm run package [-- --target T ...| --all] [--no-build]: a minified build, then one VSIX per target (and one
+// for `web`, VS Code for the Web, that only says the extension cannot run there) with
+// `vsce package --target`, each holding only that platform's native parts: onnxruntime-node's binaries for it
+// and sharp's @img/sharp-<target> (+ @img/sharp-libvips-<target>) packages, fetched from the npm registry with
+// `npm pack` (versions from the installed sharp's optionalDependencies) into .cache/npm-pack/. Each VSIX is
+// staged in out/package/<target>/ (the production dependency tree without other platforms' binaries) and
+// checked afterwards (scripts/vsix.mjs). Default target: this machine's.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, existsSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MAX_VSIX_BYTES, ORT_FILES, TARGETS, checkVsix, vsixName } from './vsix.mjs';
 
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const target = 'linux-x64';
-const out = join(root, `${pkg.name}-${target}-${pkg.version}.vsix`);
-const args = process.argv.slice(2);
+const { values } = parseArgs({ options: { target: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'no-build': { type: 'boolean' }, 'out-dir': { type: 'string' } } });
+const here = `${process.platform}-${process.arch}`;
+const targets = values.all ? Object.keys(TARGETS) : (values.target ?? [here]).flatMap((t) => t.split(','));
+for (const t of targets) {
+  if (!TARGETS[t]) {
+    console.error(`package: no VSIX for ${t}; targets: ${Object.keys(TARGETS).join(', ')} (onnxruntime-node ${pkg.dependencies['onnxruntime-node']} ships no other binaries)`);
+    process.exit(2);
+  }
+}
+const outDir = values['out-dir'] ?? root;
 
-function run(cmd, argv) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, npm_config_yes: 'true' } });
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, npm_config_yes: 'true' }, ...opts });
   if (r.status !== 0) {
     console.error(`${cmd} ${argv.join(' ')} failed (${r.status ?? r.signal})`);
     process.exit(1);
   }
+  return r;
 }
 
-if (!args.includes('--no-build')) run(process.execPath, ['scripts/build.mjs', '--minify']);
-run(process.execPath, [join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--target', target, '--out', out,
-  '--skip-license', '--allow-missing-repository', '--no-update-package-json', '--no-git-tag-version']);
+/** The production dependency tree, as folders relative to the root (npm ls), without sharp's platform packages. */
+function productionPackages() {
+  const r = spawnSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: root, encoding: 'utf8', shell: process.platform === 'win32' });
+  if (r.status !== 0) throw new Error(`npm ls failed: ${r.stderr}`);
+  return r.stdout.split(/\r?\n/).filter(Boolean).map((p) => relative(root, p)).filter((p) => p && !/@img[\\/]sharp-/.test(p));
+}
 
-/** Entry names of a zip file, from its central directory. */
-export function zipEntries(file) {
-  const buf = readFileSync(file);
-  let eocd = buf.length - 22;
-  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
-  if (eocd < 0) throw new Error(`${file} is not a zip file`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const entries = [];
-  for (let i = 0; i < count; i++) {
-    const method = buf.readUInt16LE(p + 10);
-    const compressed = buf.readUInt32LE(p + 20);
-    const size = buf.readUInt32LE(p + 24);
-    const nameLen = buf.readUInt16LE(p + 28), extraLen = buf.readUInt16LE(p + 30), commentLen = buf.readUInt16LE(p + 32);
-    const local = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
-    entries.push({ name, size, method, compressed, local });
-    p += 46 + nameLen + extraLen + commentLen;
+/** An @img package for the target: the installed copy when it is the right version, else `npm pack` from the registry. */
+function sharpPackage(name, dest) {
+  const version = JSON.parse(readFileSync(join(root, 'node_modules/sharp/package.json'), 'utf8')).optionalDependencies[`@img/${name}`];
+  if (!version) throw new Error(`sharp has no optional dependency @img/${name}`);
+  const installed = join(root, 'node_modules/@img', name);
+  if (existsSync(installed) && JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version === version) {
+    cpSync(installed, dest, { recursive: true });
+    return;
   }
-  const read = (e) => {
-    const start = e.local + 30 + buf.readUInt16LE(e.local + 26) + buf.readUInt16LE(e.local + 28);
-    const data = buf.subarray(start, start + e.compressed);
-    return e.method === 0 ? data : inflateRawSync(data);
-  };
-  return { entries, read };
+  const cache = join(root, '.cache', 'npm-pack');
+  const tgz = join(cache, `img-${name}-${version}.tgz`);
+  if (!existsSync(tgz)) {
+    mkdirSync(cache, { recursive: true });
+    console.log(`[package] npm pack @img/${name}@${version}`);
+    run('npm', ['pack', `@img/${name}@${version}`, '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'], shell: process.platform === 'win32' });
+  }
+  mkdirSync(dest, { recursive: true });
+  run('tar', ['-xzf', tgz, '-C', dest, '--strip-components=1']);
 }
 
-const { entries, read } = zipEntries(out);
-const names = entries.map((e) => e.name);
-const must = [
-  'extension/package.json', 'extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview.js', 'extension/media/icon.png',
-  'extension/node_modules/onnxruntime-node/dist/index.js', 'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
-  'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1', 'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
-  'extension/node_modules/sharp/dist/index.cjs', /^extension\/node_modules\/@img\/sharp-linux-x64\/lib\/sharp-linux-x64[-.\d]*\.node$/,
-  /^extension\/node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/,
-  'extension/node_modules/detect-libc/package.json', 'extension/node_modules/semver/package.json', 'extension/node_modules/@img/colour/package.json',
-];
-const problems = must.filter((m) => !names.some((n) => (typeof m === 'string' ? n === m : m.test(n)))).map((m) => `missing ${m}`);
-for (const n of names) {
-  if (/onnxruntime-node\/bin\//.test(n) && !n.includes('/bin/napi-v6/linux/x64/')) problems.push(`other platform: ${n}`);
-  if (/\.map$|\.ts$|\/(src|test|lib)\/.*\.ts$/.test(n) && !n.endsWith('.d.ts')) problems.push(`source or map: ${n}`);
-  if (/^extension\/node_modules\/(typescript|esbuild|@esbuild|tsx|playwright-core|@vscode|d3-|adm-zip|global-agent)/.test(n)) problems.push(`dev dependency: ${n}`);
-}
-for (const model of ['vit-cifar10', 'cnn-cifar10']) {
-  const m = `extension/media/models/${model}/model.onnx`;
-  if (!names.includes(m)) {
-    if (existsSync(join(root, 'media/models', model, 'model.onnx'))) problems.push(`missing ${m}`);
-    else console.warn(`warning: media/models/${model}/model.onnx does not exist yet: the VSIX has no default ${model}`);
+function stage(target, packages) {
+  const { ort, sharp } = TARGETS[target];
+  const dir = join(root, 'out', 'package', target);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // Everything outside node_modules that .vscodeignore lets in, copied as it is.
+  for (const f of ['package.json', '.vscodeignore', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist', 'media', 'docs']) {
+    if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f), { recursive: true, filter: (s) => !s.endsWith('.map') && (ort || !s.includes(`${sep}models`)) });
   }
+  const ortBin = join('node_modules', 'onnxruntime-node', 'bin');
+  if (!ort) return dir; // web: no node_modules
+  for (const p of packages) {
+    cpSync(join(root, p), join(dir, p), {
+      recursive: true,
+      filter: (s) => {
+        const rel = relative(root, s);
+        if (rel !== p && rel.slice(p.length + 1).split(sep).includes('node_modules')) return false; // nested trees come on their own
+        if (!rel.startsWith(ortBin + sep)) return true;
+        // onnxruntime-node: this platform's CPU binaries only
+        const parts = rel.slice(ortBin.length + 1).split(sep); // napi-v6, os, arch, file
+        if (parts.length < 3) return true;
+        if (`${parts[1]}/${parts[2]}` !== ort) return false;
+        return parts.length < 4 || ORT_FILES[parts[1]].includes(parts[3]);
+      },
+    });
+  }
+  for (const name of sharp) sharpPackage(name, join(dir, 'node_modules', '@img', name));
+  return dir;
 }
-const manifest = JSON.parse(read(entries.find((e) => e.name === 'extension/package.json')).toString('utf8'));
-if (manifest.main !== './dist/extension.js') problems.push(`main is ${manifest.main}`);
-const mb = (n) => (n / 1048576).toFixed(1);
-const bytes = statSync(out).size;
-const unpacked = entries.reduce((s, e) => s + e.size, 0);
-console.log(`${out.slice(root.length + 1)}: ${mb(bytes)} MB (${mb(unpacked)} MB unpacked, ${entries.length} files)`);
-const top = [...entries].sort((a, b) => b.size - a.size).slice(0, 6);
-for (const e of top) console.log(`  ${mb(e.size).padStart(6)} MB  ${e.name}`);
-if (problems.length) {
-  console.error(`VSIX check failed:\n  ${problems.join('\n  ')}`);
-  process.exit(1);
+
+if (!values['no-build']) run(process.execPath, ['scripts/build.mjs', '--minify']);
+const packages = productionPackages();
+const vsce = join(root, 'node_modules/@vscode/vsce/vsce');
+let failed = false;
+for (const target of targets) {
+  const dir = stage(target, packages);
+  const out = join(outDir, vsixName(pkg, target));
+  mkdirSync(dirname(out), { recursive: true });
+  run(process.execPath, [vsce, 'package', '--target', target, '--out', out, '--skip-license', '--allow-missing-repository',
+    '--no-update-package-json', '--no-git-tag-version', ...(TARGETS[target].ort ? [] : ['--no-dependencies'])], { cwd: dir });
+  const { problems, entries, natives } = checkVsix(out, target);
+  const bytes = statSync(out).size;
+  if (bytes > MAX_VSIX_BYTES) problems.push(`${(bytes / 1048576).toFixed(1)} MB, more than ${MAX_VSIX_BYTES / 1048576} MB`);
+  for (const model of TARGETS[target].ort ? ['vit-cifar10', 'cnn-cifar10'] : []) {
+    const m = `extension/media/models/${model}/model.onnx`;
+    if (!entries.some((e) => e.name === m)) problems.push(`missing ${m}`);
+  }
+  const mb = (n) => (n / 1048576).toFixed(1);
+  const unpacked = entries.reduce((s, e) => s + e.size, 0);
+  console.log(`${relative(root, out) || out}: ${mb(bytes)} MB (${mb(unpacked)} MB unpacked, ${entries.length} files; natives: ${[...new Set(natives.map((n) => `${n.format} ${n.arch}`))].join(', ')})`);
+  for (const e of [...entries].sort((a, b) => b.size - a.size).slice(0, 4)) console.log(`  ${mb(e.size).padStart(6)} MB  ${e.name}`);
+  if (problems.length) {
+    failed = true;
+    console.error(`VSIX check failed for ${target}:\n  ${problems.join('\n  ')}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
+process.exit(failed ? 1 : 0);

@@ -3,8 +3,9 @@
 # (every step is skipped when its result is already there). Everything goes to the git-ignored .e2e/.
 #   1. Debian packages: chromium (driven by playwright-core), ripgrep (stands in for @vscode/ripgrep's
 #      downloaded binary), libkrb5-dev (headers for a native module of VS Code).
-#   2. code-server 4.100.3 from the npm registry, made runnable offline (see docs/install.md and
-#      ../shared/docs/real-vscode-offline.md).
+#   2. code-server 4.100.3 from the npm registry, made runnable offline (see docs/install.md): its
+#      native modules are rebuilt here and @vscode/ripgrep's download is replaced by Debian's rg.
+# `npm test` runs this only where it can (scripts/setup.mjs: Linux, as root or with nothing to apt-get).
 set -euo pipefail
 CS_VERSION=4.100.3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,12 @@ e2e="$root/.e2e"
 cs="$e2e/code-server"
 mkdir -p "$e2e"
 log() { echo "[setup-e2e] $*"; }
+marker="$cs/.installed-$CS_VERSION"
+chromium_bin="${CHROMIUM_PATH:-${CHROMIUM:-/usr/bin/chromium}}"
+if [ -f "$marker" ] && [ -x "$chromium_bin" ]; then
+  log "code-server $CS_VERSION already installed in $cs, Chromium at $chromium_bin"
+  exit 0
+fi
 
 # 1. Debian packages
 need=()
@@ -29,17 +36,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # 2. code-server
-marker="$cs/.installed-$CS_VERSION"
 if [ -f "$marker" ]; then
   log "code-server $CS_VERSION already installed in $cs"
   exit 0
 fi
 log "installing code-server $CS_VERSION into $cs (about two minutes)"
+# A clean npm config: neither the project's .npmrc nor the npm_config_* variables that `npm test` passes down
+# (the project's ignore-scripts=true would leave code-server's native modules unbuilt) apply here.
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -i '^npm_config_' || true)
 export npm_config_yes=true
 rm -rf "$cs"; mkdir -p "$cs"
 cd "$cs"
 echo '{"name":"e2e-code-server","private":true}' > package.json
-# A clean npm config: the project's .npmrc does not apply here.
 npm install --no-audit --no-fund --loglevel=error --ignore-scripts "code-server@$CS_VERSION"
 vs="$cs/node_modules/code-server/lib/vscode"
 cd "$vs"

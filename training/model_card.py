@@ -55,7 +55,7 @@ def main():
     text = f"""# Default models
 
 ViT Inspector ships two small models trained by `training/train.py` on the same CIFAR-10 data
-(`../shared/data/cifar10-jpeg.zip`, 50,000 training images), with the same augmentation, optimiser and
+(CIFAR-10 as JPEG, 50,000 training images; `training/cifar10_to_zip.py` makes the zip from the official download), with the same augmentation, optimiser and
 number of epochs, so that the panel's ViT-versus-CNN comparison is fair. Each folder is Hugging Face style:
 `model.onnx`, `config.json` (`id2label`) and `preprocessor_config.json` (resize to 32 × 32, rescale by 1/255,
 normalise with the CIFAR-10 mean and standard deviation).

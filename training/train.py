@@ -5,7 +5,12 @@ Both models see the same data, the same augmentation (random crop from a 4-pixel
 horizontal flip), the same optimiser (AdamW, one-cycle) and the same number of epochs, so the
 panel's ViT-versus-CNN comparison is fair.
 
-    python3 training/train.py --model both            # the command quoted in media/models/MODEL_CARD.md
+    python3 training/train.py --model both --data cifar10-jpeg.zip   # as quoted in media/models/MODEL_CARD.md
+
+Data: CIFAR-10 (Krizhevsky, 2009) as a zip of JPEG files laid out train/<class>/NNNN.jpg (5,000 per class)
+and test/<class>/NNNN.jpg (1,000 per class). training/cifar10_to_zip.py writes that zip from the official
+CIFAR-10 python version (cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html).
+--data names it; without it, ../shared/data/cifar10-jpeg.zip beside the repository is tried (a local default).
 
 Output: media/models/vit-cifar10/ and media/models/cnn-cifar10/, each a Hugging Face style folder
 (model.onnx, config.json, preprocessor_config.json), plus media/models/training-<model>.json with
@@ -251,7 +256,8 @@ def export(kind, model, out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', choices=['vit', 'cnn', 'both'], default='both')
-    ap.add_argument('--data', default=DEFAULT_DATA)
+    ap.add_argument('--data', default=DEFAULT_DATA,
+                    help='CIFAR-10 as a zip of train/<class>/NNNN.jpg and test/<class>/NNNN.jpg (see above); default: %(default)s')
     ap.add_argument('--epochs', type=int, default=7)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--lr', type=float, default=2e-3)
@@ -260,6 +266,9 @@ def main():
     ap.add_argument('--limit', type=int, default=None, help='use only this many training images (smoke runs)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'media', 'models'))
     args = ap.parse_args()
+    if not os.path.isfile(args.data):
+        ap.error(f'no CIFAR-10 zip at {args.data}: download cifar-10-python.tar.gz from '
+                 'https://www.cs.toronto.edu/~kriz/cifar.html, run training/cifar10_to_zip.py on it, then pass --data')
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)
     t0 = time.time()

@@ -9,10 +9,14 @@ import { resolveModels } from './models';
 import { PanelManager, VIEW_TYPE } from './panel';
 import type { PanelDeps } from './panelController';
 import { readSettings, SECTION } from './settings';
+import { contributedCommands, nativeSupportProblem } from './platform';
+import { activateUnsupported } from './unsupported';
 
 let client: InferenceClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
+  const unsupported = nativeSupportProblem(context.extensionPath);
+  if (unsupported) return activateUnsupported(context, unsupported, contributedCommands(context.extensionPath));
   const out = vscode.window.createOutputChannel('ViT Inspector', { log: true });
   context.subscriptions.push(out);
   const log = (line: string) => out.info(line);

@@ -3,7 +3,7 @@
  * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
  * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
  * receptive-field box is drawn, open Scaling (the host sends the scores on request), reload the window and check the panel comes back. Screenshots go to
- * test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
+ * test-output/e2e/. Uses the embedded default models when media/models has them, else the test fixtures.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { chromium, type Browser, type FrameLocator, type Page } from 'playwright
 import { FIXTURES } from '../helpers/fixtures';
 import { OUTPUT, REPO, descendants, log, prepare, psLine, startCodeServer, type CodeServer } from './codeServer';
 
-const IMAGE_NAME = 'sample.png';
+const IMAGE_NAME = 'sample.jpg'; // media/samples/cat.jpg (sorted after notes.txt, so its hover never covers that row): its screenshots make the README's animation (scripts/listing-gif.mjs)
 const started = Date.now();
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
@@ -28,7 +28,7 @@ function modelSettings(): Record<string, string> {
     log('using the embedded default models');
     return {};
   }
-  log('media/models has no default models yet: using the shared fixtures');
+  log('media/models has no default models yet: using the test fixtures');
   models = mkdtempSync(join(tmpdir(), 'vit-e2e-models-'));
   const cnn = join(models, 'cnn_small.onnx');
   writeFileSync(cnn, gunzipSync(readFileSync(join(FIXTURES, 'cnn', 'cnn_small.onnx.gz'))));
@@ -44,7 +44,7 @@ before(async () => {
   const vsix = prepare();
   server = await startCodeServer({
     vsix,
-    files: { [IMAGE_NAME]: readFileSync(join(FIXTURES, 'vit', 'vit_hf_style.png')), 'notes.txt': 'not an image\n' },
+    files: { [IMAGE_NAME]: readFileSync(join(REPO, 'media', 'samples', 'cat.jpg')), 'notes.txt': 'not an image\n' },
     userSettings: modelSettings(),
   });
   browser = await chromium.launch({

@@ -1,5 +1,5 @@
 /**
- * Builders of bad inputs for the reliability tests, made at test time (in os.tmpdir()) from the shared
+ * Builders of bad inputs for the reliability tests, made at test time (in os.tmpdir()) from the test
  * fixtures: models rewritten field by field with the project's own protobuf reader and writer, and
  * hand-made PNG chunks. Nothing here writes next to the fixtures.
  */

@@ -1,10 +1,8 @@
-/** Paths to the shared, read-only fixtures (PyTorch's own numbers); never copied into the repository. */
-import { readFileSync } from 'node:fs';
+/** Paths to the test fixtures in test/fixtures (PyTorch's own numbers; see test/fixtures/README.md). */
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-// Beside the checkout; VIT_SHARED_DIR points elsewhere (a git worktree one level deeper than the main checkout).
-export const SHARED = process.env.VIT_SHARED_DIR ? resolve(process.env.VIT_SHARED_DIR) : resolve(__dirname, '..', '..', '..', 'shared');
-export const FIXTURES = join(SHARED, 'fixtures');
+export const FIXTURES = resolve(__dirname, '..', 'fixtures');
 export const VIT_NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'] as const;
 export const REPO = resolve(__dirname, '..', '..');
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -24,6 +22,21 @@ export interface VitReference {
 
 export function vitReference(name: string): VitReference {
   return JSON.parse(readFileSync(join(FIXTURES, 'vit', `${name}.json`), 'utf8'));
+}
+
+/**
+ * CIFAR-10 test images committed in test/fixtures/cifar10/<class>/NNNN.jpg (the first `perClass` of each
+ * class), keyed as in the CIFAR-10 JPEG archive and the model card: `test/<class>/NNNN.jpg`.
+ */
+export function cifar10TestImages(perClass: number): Map<string, Buffer> {
+  const root = join(FIXTURES, 'cifar10');
+  const images = new Map<string, Buffer>();
+  for (const label of readdirSync(root).filter((d) => !d.includes('.')).sort()) {
+    for (const file of readdirSync(join(root, label)).filter((f) => /^\d{4}\.jpg$/.test(f) && Number(f.slice(0, 4)) < perClass).sort()) {
+      images.set(`test/${label}/${file}`, readFileSync(join(root, label, file)));
+    }
+  }
+  return images;
 }
 
 /** Largest absolute difference between two equally long number sequences. */

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { readZipEntries } from '../../scripts/zip.mjs';
 import * as ort from 'onnxruntime-node';
 import { defaultModels } from '../../src/node/defaults';
 import { topK } from '../../src/node/attentionRun';
@@ -16,10 +15,9 @@ import { loadImage } from '../../src/node/imageLoad';
 import { resolveModelSource } from '../../src/node/modelSource';
 import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';
 import { InferenceClient } from '../../src/node/inferenceClient';
-import { REPO, SHARED } from '../helpers/fixtures';
+import { REPO, cifar10TestImages } from '../helpers/fixtures';
 
 const models = defaultModels(REPO);
-const zip = join(SHARED, 'data', 'cifar10-jpeg.zip');
 const card = (kind: string) => JSON.parse(readFileSync(join(REPO, 'media', 'models', `training-${kind}.json`), 'utf8'));
 const PER_CLASS = 30; // 300 test images: enough to check the card's accuracy within a few points
 
@@ -27,8 +25,7 @@ let client: InferenceClient;
 let images: Map<string, Buffer>;
 before(() => {
   client = new InferenceClient({ workerPath: join(REPO, 'dist', 'worker.js') });
-  const wanted = (n: string) => /^test\/[a-z]+\/(\d{4})\.jpg$/.test(n) && Number(n.slice(-8, -4)) < PER_CLASS;
-  images = readZipEntries(zip, wanted);
+  images = cifar10TestImages(PER_CLASS);
 });
 after(() => client.dispose());
 

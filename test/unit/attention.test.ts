@@ -11,7 +11,7 @@ import { parseOnnx } from '../../src/node/onnx/parse';
 import { ProtoWriter } from '../../src/node/onnx/protobuf';
 import { withExtraOutputs } from '../../src/node/onnx/surgery';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 
@@ -65,7 +65,7 @@ for (const name of NAMES) {
 }
 
 test('a CNN is refused as not-a-vit, naming what was found', () => {
-  const bytes = gunzipSync(readFileSync('/work/shared/fixtures/cnn/cnn_small.onnx.gz'));
+  const bytes = gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'cnn', 'cnn_small.onnx.gz')));
   throwsCode(() => findAttention(parseOnnx(bytes, 'cnn_small.onnx')), 'not-a-vit', /^cnn_small\.onnx has no attention softmax \(found \d+ Conv.*CNN/);
 });
 

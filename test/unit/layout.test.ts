@@ -10,7 +10,7 @@ import { parseOnnx } from '../../src/node/onnx/parse';
 import { ProtoWriter } from '../../src/node/onnx/protobuf';
 import { withExtraOutputs } from '../../src/node/onnx/surgery';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { resolveModelSource } from '../../src/node/modelSource';
 import { isInspectorError } from '../../src/shared/errors';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 
 async function tmp(): Promise<string> {
   return fs.mkdtemp(join(tmpdir(), 'vit-model-source-'));

@@ -8,7 +8,7 @@ import { isInspectorError } from '../../src/shared/errors';
 import { assertModelSize, constantOf, parseOnnx, resolveExternalData } from '../../src/node/onnx/parse';
 import { ProtoReader, ProtoWriter, encodeVarint } from '../../src/node/onnx/protobuf';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];
 
 function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
@@ -62,7 +62,7 @@ for (const name of NAMES) {
 
 test('the CNN fixtures parse', () => {
   for (const f of ['cnn_small', 'resnet18']) {
-    const m = parseOnnx(gunzipSync(readFileSync(`/work/shared/fixtures/cnn/${f}.onnx.gz`)), f);
+    const m = parseOnnx(gunzipSync(readFileSync(join(__dirname, '..', 'fixtures', 'cnn', `${f}.onnx.gz`))), f);
     assert.ok(m.graph.nodes.filter((n) => n.opType === 'Conv').length >= 4);
   }
 });
@@ -81,7 +81,7 @@ test('files that are not ONNX are reported as not-onnx', () => {
   throwsCode(() => parseOnnx(readFileSync(join(VIT, 'vit_hf_style.png')), 'cat.png'), 'not-onnx', /^cat\.png is not an ONNX model \(it is a PNG image\)/);
   throwsCode(() => parseOnnx(Buffer.from('{"model_type": "vit"}\n'), 'config.json'), 'not-onnx', /text file/);
   throwsCode(() => parseOnnx(readFileSync(join(VIT, 'vit_hf_style.json')), 'x.json'), 'not-onnx', notOnnx);
-  throwsCode(() => parseOnnx(readFileSync('/work/shared/fixtures/cnn/cnn_small.onnx.gz'), 'm.onnx.gz'), 'not-onnx', /gzip/);
+  throwsCode(() => parseOnnx(readFileSync(join(__dirname, '..', 'fixtures', 'cnn', 'cnn_small.onnx.gz')), 'm.onnx.gz'), 'not-onnx', /gzip/);
   // pseudo-random bytes (fixed seeds, so the test is deterministic), many sizes
   for (let seed = 1; seed <= 200; seed++) {
     let s = seed * 2654435761;

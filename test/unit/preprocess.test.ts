@@ -7,7 +7,7 @@ import { preprocessingFrom, toInputTensor } from '../../src/node/preprocess';
 import { loadImage, previewSide } from '../../src/node/imageLoad';
 import { isInspectorError } from '../../src/shared/errors';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 

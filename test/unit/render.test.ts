@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { interpolateInferno, interpolateViridis } from 'd3-scale-chromatic';
 import { composeHeadSheet, composePatchGrid, renderHeadSheet, renderOverlay, renderPatchGrid, SHEET_GAP } from '../../src/node/render';
@@ -8,7 +9,7 @@ import { colorAt, colormapLut, COLORMAP_NAMES } from '../../src/shared/colormap'
 import { isInspectorError } from '../../src/shared/errors';
 import type { TokenLayout } from '../../src/shared/types';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const layout = (grid: [number, number], patch: number, prefixTokens: string[]): TokenLayout => ({
   patchSize: [patch, patch], grid, inputSize: [grid[0] * patch, grid[1] * patch], prefixTokens, tokens: prefixTokens.length + grid[0] * grid[1],
 });

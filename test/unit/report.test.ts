@@ -11,7 +11,7 @@ import { buildReport, REPORT_FILES, writeReport } from '../../src/node/report';
 import { isInspectorError } from '../../src/shared/errors';
 import type { Inspection, TokenLayout } from '../../src/shared/types';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 
 /** An inspection of the deit_style fixture (PyTorch's attention) on a patterned 32 × 32 image. */
 function inspection(): Inspection {

@@ -7,7 +7,7 @@ import { findAttention } from '../../src/node/attention';
 import { parseOnnx } from '../../src/node/onnx/parse';
 import { withExtraOutputs, withKeyMask } from '../../src/node/onnx/surgery';
 
-const VIT = '/work/shared/fixtures/vit';
+const VIT = join(__dirname, '..', 'fixtures', 'vit');
 const NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'];
 const MASK = 'vit_inspector_key_mask';
 

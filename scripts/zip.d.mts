@@ -1,1 +1,0 @@
-export function readZipEntries(file: string, wanted: (name: string) => boolean): Map<string, Buffer>;
