@@ -41,7 +41,7 @@ test('dot products, softmax, weighted sum, contributors and linear maps', () => 
   const p = softmax([0, Math.log(3)]);
   assert.ok(Math.abs(p[0] - 0.25) < 1e-15 && Math.abs(p[1] - 0.75) < 1e-15);
   assert.deepEqual([...softmax([-Infinity, -Infinity])], [0, 0]);
-  assert.deepEqual([...weightedSum([0.5, 0, 0.5], K, 2)], [1, 1]);
+  assert.deepEqual([...weightedSum([0.5, 0, 0.5], K, 2)], [1, 0.5]);
   assert.deepEqual(topContributors([0.1, 0.2, 0.7], K, 2, 2).map((c) => c.token), [2, 1]);
   // W [in=2, out=3] vs the same map transposed
   const W = Float32Array.from([1, 2, 3, 4, 5, 6]);
