@@ -43,7 +43,7 @@ export function computeHead(x: ComputeInput): HeadAnatomy {
   const probsH = asHeads(probsT);
   const heads = probsH.heads;
   const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
-  if (!inRange(x.head, heads)) throw new InspectorError('bad-input', `Head ${x.head} does not exist: layer ${x.layer + 1} has ${heads} heads (0…${heads - 1}).`);
+  if (!inRange(x.head, heads)) throw new InspectorError('bad-input', `Head ${x.head} does not exist: layer ${x.layer} has ${heads} heads (0…${heads - 1}).`);
   if (!inRange(x.query, tokens)) throw new InspectorError('bad-input', `Query token ${x.query} does not exist: the model has ${tokens} tokens (0…${tokens - 1}).`);
 
   const asLogical = (name: string, layout: OperandLayout, what: string): HeadTensor => {

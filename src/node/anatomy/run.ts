@@ -74,7 +74,7 @@ export class AnatomyEngine {
     if (dropped > 0) notes.push(`${dropped} attention site(s) left out: attention pooling or a layout the anatomy view cannot read`);
     if (square.length === 0) throw (m.graphs.find((g) => g instanceof InspectorError) as InspectorError | undefined) ?? new InspectorError('not-a-vit', `${m.source.name} has no self-attention layer.`);
     if (!Number.isInteger(req.layer) || req.layer < 0 || req.layer >= square.length) {
-      throw new InspectorError('bad-input', `Layer ${req.layer + 1} does not exist: ${m.source.name} has ${square.length} attention layers (1…${square.length}).`);
+      throw new InspectorError('bad-input', `Layer ${req.layer} does not exist: ${m.source.name} has ${square.length} attention layers (0…${square.length - 1}).`);
     }
     const g = square[req.layer];
     const probs = source.get(g.site.probs)!;
