@@ -8,12 +8,14 @@ import { isInspectorError, InspectorError } from '../shared/errors';
 import * as anatomy from './anatomy';
 import * as inspect from './inspect';
 import * as rf from './rf';
+import * as survey from './survey';
 
 /** Each command: its usage line and what runs it (with the arguments after the command's name). */
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   inspect: { usage: inspect.usage, run: inspect.inspectCommand },
   rf: { usage: rf.usage, run: rf.rfCommand },
   anatomy: { usage: anatomy.usage, run: anatomy.anatomyCommand },
+  survey: { usage: survey.usage, run: survey.surveyCommand },
 };
 
 const USAGE = `Usage:

@@ -9,6 +9,7 @@ import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProtocol';
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
+import type { HeadStats } from './survey/headStats';
 
 interface Pending {
   resolve: (value: never) => void;
@@ -48,6 +49,11 @@ export class InferenceClient {
   /** One head taken apart (src/node/anatomy): layer, head and query of one image. */
   anatomy(request: AnatomyRequest, options: CallOptions = {}): Promise<HeadAnatomy> {
     return this.call({ kind: 'anatomy', request }, `taking head ${request.head} of layer ${request.layer} apart`, options);
+  }
+
+  /** Per-head mean attention distance and entropy of one image (for surveys: only these numbers come back). */
+  headStats(request: InspectRequest, options: CallOptions = {}): Promise<HeadStats> {
+    return this.call({ kind: 'headStats', request }, `surveying ${describe(request.image)}`, options);
   }
 
   /** Test hook: makes the child exit or abort() like a native crash in onnxruntime. */

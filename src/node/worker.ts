@@ -4,6 +4,7 @@
  */
 import { AnatomyEngine } from './anatomy/run';
 import { Engine } from './engine';
+import { headStats } from './survey/headStats';
 import { isInspectorError } from '../shared/errors';
 import type { WorkerRequest, WorkerResponse } from './workerProtocol';
 
@@ -31,6 +32,13 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'anatomy':
         send({ id: req.id, kind: 'anatomy', result: await anatomy.anatomy(req.request) });
         break;
+      case 'headStats': {
+        const inspection = await engine.inspect(req.request, progress);
+        const result = headStats(inspection);
+        engine.recycle(inspection);
+        send({ id: req.id, kind: 'headStats', result });
+        break;
+      }
       case 'crash':
         if (req.how === 'abort') process.abort();
         process.exit(70);
