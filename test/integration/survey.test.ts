@@ -94,6 +94,23 @@ test('survey: a killed run resumes where it stopped (a cut last line is dropped)
   assert.equal(summaryText(out), summaryText(join(work, 'single')));
 });
 
+test('docs/examples/survey-slurm.sh: array tasks then the merge give one run\'s summary', () => {
+  const results = join(work, 'slurm');
+  const env = { ...process.env, VIT_INSPECTOR: `${process.execPath} ${CLI}` /* word-split by the script, as "node /opt/…/cli.js" is */, IMAGES: images, RESULTS: results, SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '1', SLURM_CPUS_PER_TASK: '1' };
+  const script = join(REPO, 'docs', 'examples', 'survey-slurm.sh');
+  for (const task of ['0', '1']) {
+    const r = spawnSync('bash', [script], { encoding: 'utf8', env: { ...env, SLURM_ARRAY_TASK_ID: task } });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const m = spawnSync('bash', [script], { encoding: 'utf8', env: { ...env, MERGE: '1' } });
+  assert.equal(m.status, 0, m.stderr);
+  // --jobs 1 gives each inference process all cores, as the single run above did not: compare the values, not the text
+  const a = JSON.parse(summaryText(join(results, 'merged')));
+  const b = JSON.parse(summaryText(join(work, 'single')));
+  assert.equal(a.images, b.images);
+  for (const k of ['distance', 'entropy'] as const) for (let l = 0; l < a.layers; l++) for (let h = 0; h < a.heads; h++) assert.ok(Math.abs(a[k].mean[l][h] - b[k].mean[l][h]) < 1e-5);
+});
+
 test('survey: bad flags and a folder of another survey are one-line errors', () => {
   const bad = cli('--images', images, '--out', join(work, 'x'), '--shard', '3/3');
   assert.equal(bad.status, 2);
