@@ -9,6 +9,7 @@ import { resolveModels } from './models';
 import { PanelManager, VIEW_TYPE } from './panel';
 import type { PanelDeps } from './panelController';
 import { readSettings, SECTION } from './settings';
+import { registerSurvey } from './survey';
 
 let client: InferenceClient | undefined;
 
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const registered = register(cmdCtx);
   context.subscriptions.push(
     panels,
+    registerSurvey({ storage: context.globalStorageUri, workerPath: context.asAbsolutePath('dist/worker.js'), settings, models, log }),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, panels),
     ...registered.disposables,
     vscode.workspace.onDidChangeConfiguration((e) => {
