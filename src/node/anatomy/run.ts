@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { findAttention } from '../attention';
+import { findAttention, type AttentionSite } from '../attention';
 import { checkExternalData, isChannelsLast, parseSource, staticHW } from '../engine';
 import { loadImage } from '../imageLoad';
 import { tokenLayout } from '../layout';
@@ -43,6 +43,7 @@ interface LoadedAnatomyModel {
   source: ModelSource;
   model: OnnxModel;
   modelDir: string;
+  sites: AttentionSite[];
   graphs: (HeadGraph | InspectorError)[];
   patch: PatchGraph | null;
   inputName: string;
@@ -68,15 +69,17 @@ export class AnatomyEngine {
     const m = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB);
     const run = await this.run(m, req.image);
     const source = this.tensors(m, run);
-    const square = m.graphs.filter((g): g is HeadGraph => !(g instanceof InspectorError) && isSquare(source.get(g.site.probs)?.dims));
+    // The layers as the panel counts them (engine.ts): attention-pooling softmaxes ([.., Q, N], Q ≠ N) left out.
+    const square = m.graphs.filter((g, i) => isSquare(source.get(m.sites[i].probs)?.dims));
     const notes: string[] = [];
     const dropped = m.graphs.length - square.length;
-    if (dropped > 0) notes.push(`${dropped} attention site(s) left out: attention pooling or a layout the anatomy view cannot read`);
-    if (square.length === 0) throw (m.graphs.find((g) => g instanceof InspectorError) as InspectorError | undefined) ?? new InspectorError('not-a-vit', `${m.source.name} has no self-attention layer.`);
+    if (dropped > 0) notes.push(`${dropped} attention-pooling softmax(es) left out: their queries are not the tokens`);
+    if (square.length === 0) throw new InspectorError('not-a-vit', `${m.source.name} has no self-attention layer.`);
     if (!Number.isInteger(req.layer) || req.layer < 0 || req.layer >= square.length) {
       throw new InspectorError('bad-input', `Layer ${req.layer} does not exist: ${m.source.name} has ${square.length} attention layers (0…${square.length - 1}).`);
     }
     const g = square[req.layer];
+    if (g instanceof InspectorError) throw g;
     const probs = source.get(g.site.probs)!;
     const tokens = probs.dims[probs.dims.length - 1];
     const layout = safeLayout(m, tokens);
@@ -120,9 +123,9 @@ export class AnatomyEngine {
     if (!input || input.elemType !== ElemType.FLOAT) throw new InspectorError('unsupported-model', `${source.name} does not take a float32 image input.`);
     const patch = patchGraph(model);
     const { preprocessing: prep } = preprocessingFrom(source.preprocessorConfig, staticHW(input.dims), source.config);
-    const exposed = exposedNames(model, graphs, patch, input.name);
+    const exposed = exposedNames(model, sites, graphs, patch, input.name);
     const session = await createSession(withExtraOutputs(model, exposed), threads, source.name, modelDir);
-    this.loaded = { key, signature, source, model, modelDir, graphs, patch, inputName: input.name, channelsLast: isChannelsLast(input.dims), prep, session, exposed };
+    this.loaded = { key, signature, source, model, modelDir, sites, graphs, patch, inputName: input.name, channelsLast: isChannelsLast(input.dims), prep, session, exposed };
     return this.loaded;
   }
 
@@ -174,8 +177,8 @@ export class AnatomyEngine {
 }
 
 /** Names to expose: Q, K, V (and their unscaled forms), the softmax's input and output, the attention output, merge and projection, patch embedding. */
-function exposedNames(model: OnnxModel, graphs: (HeadGraph | InspectorError)[], patch: PatchGraph | null, inputName: string): string[] {
-  const names: string[] = [];
+function exposedNames(model: OnnxModel, sites: AttentionSite[], graphs: (HeadGraph | InspectorError)[], patch: PatchGraph | null, inputName: string): string[] {
+  const names: string[] = sites.map((s) => s.probs); // every site's, to count the layers as the panel does
   for (const g of graphs) {
     if (g instanceof InspectorError) continue;
     names.push(g.q.tensor, g.q.raw, g.k.tensor, g.k.raw, g.v.tensor, g.out.tensor, g.site.scores, g.site.probs);
