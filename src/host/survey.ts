@@ -17,6 +17,7 @@ import { surveyPageHtml } from './surveyPage';
 
 export const SURVEY_COMMAND = 'vitInspector.surveyFolder';
 export const SURVEY_VIEW = 'vitInspector.survey';
+const MAX_JOBS = 4;
 
 export interface SurveyContext {
   storage: vscode.Uri;
@@ -42,7 +43,8 @@ export async function surveyFolder(ctx: SurveyContext, folder: string): Promise<
   const settings = ctx.settings();
   const model = ctx.models().vit;
   const outDir = join(ctx.storage.fsPath, 'surveys', `${basename(folder)}-${createHash('sha1').update(`${folder}\u0000${model}`).digest('hex').slice(0, 10)}`);
-  const jobs = availableParallelism();
+  // Each process holds its own copy of the model: a few are enough to keep the cores busy without filling the memory.
+  const jobs = Math.min(availableParallelism(), MAX_JOBS);
   ctx.log(`survey of ${folder} with ${model} into ${outDir} (${jobs} processes)`);
   try {
     const { summary, progress } = await vscode.window.withProgress(

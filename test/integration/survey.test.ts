@@ -121,6 +121,9 @@ test('survey: bad flags and a folder of another survey are one-line errors', () 
   const missing = cli('--images', join(work, 'nope'), '--out', join(work, 'y'));
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /is not a folder/);
+  const intoShard = cli('merge', join(work, 'shard0'), join(work, 'shard1'), '--out', join(work, 'shard1'));
+  assert.equal(intoShard.status, 2);
+  assert.match(intoShard.stderr, /is one of the folders being merged; choose a new folder\.\n$/);
   const notSurvey = cli('merge', images, '--out', join(work, 'z'));
   assert.equal(notSurvey.status, 2);
   assert.match(notSurvey.stderr, /no readable survey\.json/);

@@ -155,6 +155,8 @@ async function withRetry<T>(f: () => Promise<T>): Promise<T> {
  */
 export async function mergeSurveys(dirs: string[], outDir: string): Promise<SurveySummary> {
   if (dirs.length === 0) throw new InspectorError('bad-input', 'survey merge needs at least one survey folder. Run vit-inspector --help.');
+  // Writing into a shard's own folder would replace its manifest, and that shard could no longer be resumed.
+  if (dirs.some((d) => resolve(d) === resolve(outDir))) throw new InspectorError('bad-input', `--out ${outDir} is one of the folders being merged; choose a new folder.`);
   const manifests = await Promise.all(dirs.map(readManifest));
   const models = new Set(manifests.map((m) => m.model.sha256));
   if (models.size > 1) throw new InspectorError('bad-input', `The surveys were made with different models (${[...new Set(manifests.map((m) => m.model.name))].join(', ')}); merge only shards of one survey.`);
