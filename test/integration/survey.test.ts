@@ -11,6 +11,8 @@ import { after, test } from 'node:test';
 import { Engine } from '../../src/node/engine';
 import { defaultModels } from '../../src/node/defaults';
 import { headStats } from '../../src/node/survey/headStats';
+import { runSurvey } from '../../src/node/survey/run';
+import { isInspectorError } from '../../src/shared/errors';
 import { CLI, REPO } from '../helpers/fixtures';
 
 const work = mkdtempSync(join(tmpdir(), 'vit-survey-'));
@@ -109,6 +111,29 @@ test('docs/examples/survey-slurm.sh: array tasks then the merge give one run\'s 
   const b = JSON.parse(summaryText(join(work, 'single')));
   assert.equal(a.images, b.images);
   for (const k of ['distance', 'entropy'] as const) for (let l = 0; l < a.layers; l++) for (let h = 0; h < a.heads; h++) assert.ok(Math.abs(a[k].mean[l][h] - b[k].mean[l][h]) < 1e-5);
+});
+
+test('runSurvey: cancelled through its AbortSignal (as the VS Code notification does) it stops, keeps what it wrote, and resumes', async () => {
+  const out = join(work, 'cancelled');
+  const ac = new AbortController();
+  const base = { modelPath: defaultModels().vit, imagesDir: images, outDir: out, jobs: 1, threads: 1, workerPath: join(REPO, 'dist', 'worker.js') };
+  await assert.rejects(runSurvey({ ...base, signal: ac.signal, onProgress: (p) => { if (p.done >= 2) ac.abort(); } }),
+    (e) => isInspectorError(e) && e.code === 'cancelled' && /run the same survey again to resume/.test(e.message));
+  const kept = lines(out).length;
+  assert.ok(kept >= 2 && kept < TOTAL, `${kept} records kept`);
+  assert.ok(!existsSync(join(out, 'summary.json')));
+  const { progress } = await runSurvey(base);
+  assert.equal(progress.resumed, kept);
+  assert.equal(summaryText(out), summaryText(join(work, 'single')));
+});
+
+test('survey: a model that is not a ViT stops the survey with its one-line error', () => {
+  const notModel = join(work, 'not-a-model.onnx');
+  writeFileSync(notModel, 'hello');
+  const r = cli('--model', notModel, '--images', images, '--out', join(work, 'bad-model'), '--jobs', '1');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /not an ONNX model/);
+  assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('vit-inspector:')).length, 1);
 });
 
 test('survey: bad flags and a folder of another survey are one-line errors', () => {
