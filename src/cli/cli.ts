@@ -22,7 +22,7 @@ const USAGE = `Usage:
 ${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
 
 MODEL is an .onnx file or a Hugging Face style folder (model.onnx, config.json, preprocessor_config.json).
-Without --model, inspect uses the embedded default ViT and rf the embedded default CNN.
+Without --model, inspect, anatomy and survey use the embedded default ViT and rf the embedded default CNN.
 --isolate runs onnxruntime in a child process, as the extension does.`;
 
 async function main(argv: string[]): Promise<number> {

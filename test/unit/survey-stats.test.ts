@@ -1,7 +1,10 @@
 /** Survey statistics and image selection: order-free, exact, shards that partition the list. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { selectImages, parseShard } from '../../src/node/survey/files';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listImages, selectImages, parseShard } from '../../src/node/survey/files';
 import { summarise, type SurveyRecord } from '../../src/shared/survey';
 
 function records(n: number, seed = 1): SurveyRecord[] {
@@ -40,4 +43,20 @@ test('shards partition the (limited) sorted list; --shard is i/n with 0 ≤ i < 
   }
   assert.deepEqual(parseShard('2/5'), { index: 2, count: 5 });
   for (const bad of ['5/5', '1/0', 'a/b', '1-2']) assert.throws(() => parseShard(bad), /--shard must be i\/n/);
+});
+
+test('listImages: images under the folder, sorted by path, symlinks followed once, hidden folders and other files skipped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vit-list-'));
+  try {
+    mkdirSync(join(root, 'b', 'c'), { recursive: true });
+    mkdirSync(join(root, '.hidden'));
+    for (const f of ['b/c/z.PNG', 'b/a.jpg', 'A.webp', 'notes.txt', '.hidden/x.png']) writeFileSync(join(root, f), 'x');
+    symlinkSync(join(root, 'b'), join(root, 'link')); // a symlinked folder
+    symlinkSync(root, join(root, 'b', 'loop')); // a cycle
+    symlinkSync(join(root, 'missing.png'), join(root, 'broken.png'));
+    const list = await listImages(root);
+    assert.deepEqual(list, ['A.webp', 'b/a.jpg', 'b/c/z.PNG']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

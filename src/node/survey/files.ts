@@ -19,15 +19,22 @@ export async function listImages(root: string): Promise<string[]> {
   const st = await fsp.stat(root).catch(() => null);
   if (!st?.isDirectory()) throw new InspectorError('file-not-found', `${root} is not a folder. Give --images a folder of images.`);
   const out: string[] = [];
+  const seen = new Set<string>(); // real paths of the folders walked: symlinked folders are followed once, never in a cycle
   const walk = async (dir: string) => {
+    const real = await fsp.realpath(dir).catch(() => dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       throw new InspectorError('unreadable', `${dir} cannot be read (${e.code ?? e.message}). Check its permissions.`);
     });
-    for (const e of entries) {
+    // in name order, so that which path a folder reached twice is listed under does not depend on the file system
+    for (const e of entries.sort((a, b) => compareCodeUnits(a.name, b.name))) {
       if (e.name.startsWith('.')) continue;
       const path = join(dir, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (e.isFile() && EXTENSIONS.has(e.name.split('.').pop()!.toLowerCase())) out.push(relative(root, path).split(sep).join('/'));
+      // datasets are often folders of symlinks: follow them (a broken link is skipped)
+      const st = e.isSymbolicLink() ? await fsp.stat(path).catch(() => null) : e;
+      if (st?.isDirectory()) await walk(path);
+      else if (st?.isFile() && EXTENSIONS.has(e.name.split('.').pop()!.toLowerCase())) out.push(relative(root, path).split(sep).join('/'));
     }
   };
   await walk(root);
