@@ -149,6 +149,10 @@ test('survey: bad flags and a folder of another survey are one-line errors', () 
   const intoShard = cli('merge', join(work, 'shard0'), join(work, 'shard1'), '--out', join(work, 'shard1'));
   assert.equal(intoShard.status, 2);
   assert.match(intoShard.stderr, /is one of the folders being merged; choose a new folder\.\n$/);
+  mkdirSync(join(work, 'empty'));
+  const empty = cli('--images', join(work, 'empty'), '--out', join(work, 'e'));
+  assert.equal(empty.status, 2);
+  assert.match(empty.stderr, /has no images \(png, jpg/);
   const notSurvey = cli('merge', images, '--out', join(work, 'z'));
   assert.equal(notSurvey.status, 2);
   assert.match(notSurvey.stderr, /no readable survey\.json/);

@@ -10,6 +10,7 @@ import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InspectorError, isInspectorError, type ErrorCode } from '../../shared/errors';
+import { IMAGE_EXTENSIONS } from '../../shared/imageFormats';
 import { isFailed, summarise, uniqueSorted, type SurveyRecord, type SurveySummary } from '../../shared/survey';
 import { InferenceClient } from '../inferenceClient';
 import { listImages, selectImages, type Shard } from './files';
@@ -61,7 +62,9 @@ const FATAL: ErrorCode[] = ['not-onnx', 'truncated-model', 'not-a-vit', 'fused-a
 export async function runSurvey(opts: SurveyOptions): Promise<{ summary: SurveySummary; progress: SurveyProgress }> {
   const started = performance.now();
   const imagesDir = resolve(opts.imagesDir);
-  const selected = selectImages(await listImages(imagesDir), opts.limit, opts.shard);
+  const all = await listImages(imagesDir);
+  if (all.length === 0) throw new InspectorError('bad-input', `${imagesDir} has no images (${IMAGE_EXTENSIONS.join(', ')}), in it or in its subfolders. Choose a folder of images.`);
+  const selected = selectImages(all, opts.limit, opts.shard);
   const manifest: Manifest = {
     version: 1,
     model: { name: basename(resolve(opts.modelPath)), sha256: await modelHash(opts.modelPath) },
