@@ -4,7 +4,7 @@
  * colours from the theme. No vscode import, so it is tested under plain Node.
  */
 import type { SurveySummary } from '../shared/survey';
-import { escapeXml, surveyChartSvg } from '../shared/surveyChart';
+import { escapeXml, SURVEY_CHART_CSS, surveyChartSvg } from '../shared/surveyChart';
 
 export interface SurveyPageParts {
   folder: string;
@@ -21,7 +21,9 @@ h1 { font-size: 1.2em; } p { color: var(--vscode-descriptionForeground); max-wid
 .vi-survey-chart text { fill: var(--vscode-foreground); font-size: 11px; }
 .vi-survey-chart .vi-title { font-weight: 600; font-size: 12px; }
 .vi-survey-chart .vi-grid { stroke: var(--vscode-editorWidget-border, var(--vscode-panel-border)); stroke-width: 0.5; }
-.vi-survey-chart .vi-spread { stroke-width: 1.5; opacity: 0.7; }
+.vi-survey-chart .vi-spread { stroke-width: 2; opacity: 0.75; }
+.vi-survey-chart .vi-point circle, .vi-survey-chart .vi-legend circle { stroke: none; }
+.vi-survey-chart .vi-legend text { fill: var(--vscode-foreground); stroke: none; }
 table { border-collapse: collapse; margin-top: 16px; }
 th, td { padding: 2px 10px; text-align: right; border-bottom: 1px solid var(--vscode-panel-border, transparent); }
 th { font-weight: 600; }
@@ -44,7 +46,7 @@ export function surveyPageHtml(p: SurveyPageParts): string {
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<style nonce="${p.nonce}">${STYLE}</style>
+<style nonce="${p.nonce}">${STYLE}${SURVEY_CHART_CSS}</style>
 <title>Survey of ${escapeXml(p.folder)}</title>
 </head>
 <body>

@@ -13,7 +13,9 @@ export interface ChartOptions {
   height?: number;
 }
 
-const COLOURS = ['blue', 'orange', 'green', 'red', 'purple', 'yellow'].map((c) => `var(--vscode-charts-${c})`);
+/** Head colours, cycled: classes vi-head-0 … vi-head-5 (a strict CSP forbids style attributes; SURVEY_CHART_CSS colours them). */
+const COLOURS = ['blue', 'orange', 'green', 'red', 'purple', 'yellow'];
+export const SURVEY_CHART_CSS = COLOURS.map((c, i) => `.vi-survey-chart .vi-head-${i} { fill: var(--vscode-charts-${c}); stroke: var(--vscode-charts-${c}); }`).join('\n');
 const M = { left: 56, right: 16, top: 28, bottom: 44 };
 
 export function escapeXml(s: string): string {
@@ -61,12 +63,18 @@ export function surveyChartSvg(stat: HeadStat, o: ChartOptions): string {
   }
   parts.push(`<text class="vi-axis" x="${f(M.left + (width - M.left - M.right) / 2)}" y="${height - 6}" text-anchor="middle">Network depth (layer)</text>`);
   parts.push(`<text class="vi-axis" transform="translate(14 ${f(M.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`);
+  // legend: one entry per colour (colours repeat every COLOURS.length heads)
+  const shown = Math.min(heads, COLOURS.length);
+  for (let h = 0; h < shown; h++) {
+    const x = width - M.right - (shown - h) * 46;
+    const extra = heads > COLOURS.length ? `, ${h + 1 + COLOURS.length}…` : '';
+    parts.push(`<g class="vi-legend vi-head-${h}"><circle cx="${x + 4}" cy="12" r="3.5"/><text x="${x + 10}" y="16">h${h + 1}${extra}</text></g>`);
+  }
   for (const p of points) {
-    const colour = COLOURS[p.head % COLOURS.length];
     const label = `layer ${p.layer + 1}, head ${p.head + 1}: ${p.mean.toFixed(2)} ± ${p.std.toFixed(2)} ${o.unit} (n = ${stat.n})`;
-    parts.push(`<g class="vi-point" data-layer="${p.layer}" data-head="${p.head}"><title>${escapeXml(label)}</title>`
-      + `<line class="vi-spread" x1="${f(p.cx)}" x2="${f(p.cx)}" y1="${f(p.y0)}" y2="${f(p.y1)}" style="stroke:${colour}"/>`
-      + `<circle cx="${f(p.cx)}" cy="${f(p.cy)}" r="3.5" style="fill:${colour}"/></g>`);
+    parts.push(`<g class="vi-point vi-head-${p.head % COLOURS.length}" data-layer="${p.layer}" data-head="${p.head}"><title>${escapeXml(label)}</title>`
+      + `<line class="vi-spread" x1="${f(p.cx)}" x2="${f(p.cx)}" y1="${f(p.y0)}" y2="${f(p.y1)}"/>`
+      + `<circle cx="${f(p.cx)}" cy="${f(p.cy)}" r="3.5"/></g>`);
   }
   parts.push('</svg>');
   return parts.join('');

@@ -52,7 +52,7 @@ test('Survey Folder… runs the default ViT over the folder with a cancellable n
   assert.match(html, /Survey of images with vit-cifar10/);
   assert.match(html, /over 4 images/);
   // default ViT: 6 layers × 4 heads, a point per head in each of the two charts, and a table row per head
-  assert.equal(html.match(/<circle /g)?.length, 2 * 6 * 4);
+  assert.equal(html.match(/<circle /g)?.length, 2 * (6 * 4 + 4)); // points and legends
   assert.equal(html.match(/<tr><td>/g)?.length, 6 * 4);
   assert.match(html, /default-src 'none'/);
   assert.doesNotMatch(html, /<script/);

@@ -24,10 +24,11 @@ test('each head is a point in its layer\'s column, higher means higher up, the b
 
 test('the SVG names every point (layer, head, mean ± std, n) and escapes text', () => {
   const svg = surveyChartSvg(stat, { title: 'A <b> & "c"', yLabel: 'px', unit: 'px' });
-  assert.equal(svg.match(/<circle /g)?.length, 6);
+  assert.equal(svg.match(/<circle /g)?.length, 6 + 3); // the points and the legend
   assert.match(svg, /<title>layer 2, head 3: 60\.00 ± 6\.00 px \(n = 12\)<\/title>/);
   assert.match(svg, /A &lt;b&gt; &amp; &quot;c&quot;/);
-  assert.match(svg, /var\(--vscode-charts-blue\)/);
+  assert.doesNotMatch(svg, /style=/); // the page's CSP allows no style attributes
+  assert.match(svg, /class="vi-point vi-head-2"/);
 });
 
 test('the survey page: two charts, one table row per head, a strict CSP and no script', () => {
@@ -39,4 +40,5 @@ test('the survey page: two charts, one table row per head, a strict CSP and no s
   assert.match(html, /1 image could not be read/);
   assert.match(html, /m&lt;x&gt;/);
   assert.doesNotMatch(html, /<script/);
+  assert.match(html, /\.vi-survey-chart \.vi-head-0 \{ fill: var\(--vscode-charts-blue\)/);
 });

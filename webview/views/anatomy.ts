@@ -198,7 +198,7 @@ function render(a: HeadAnatomy): void {
       }
     }
     steps.push(step(1, 'The patch and its token',
-      h('div', { class: 'vi-row' }, pix, h('p', { class: 'vi-explain' },
+      h('div', { class: 'vi-row' }, pix, h('p', { class: 'vi-explain vi-col' },
         pt.kind === 'conv'
           ? `Patch (row ${pt.row + 1}, col ${pt.col + 1}): ${ph}×${pw} pixels × 3 channels = ${pt.vector.length} values, multiplied by the patch Conv's weights (${pt.node}: ${pt.token.length} × ${pt.vector.length}) plus its bias: a ${pt.token.length}-value token.`
           : `Patch ${pt.patch + 1}: the model's MatMul ${pt.node} maps its ${pt.vector.length}-value patch vector to a ${pt.token.length}-value token.`)),
