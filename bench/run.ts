@@ -181,9 +181,23 @@ async function main() {
   const md = renderMarkdown(results, root);
   const partial = flags.only.length < FIGURES.length;
   const out = flags.out ? resolve(flags.out) : (q || partial) && !flags.write ? join(tmpdir(), 'BENCHMARKS.md') : join(root, 'BENCHMARKS.md');
-  writeFileSync(out, md);
+  writeFileSync(out, withSurveySection(md, out));
   log(`\nwrote ${out} (${results.durationS.toFixed(0)} s)`);
   if (flags.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+}
+
+/** Keeps the section bench/survey.ts writes (between its markers) when this script rewrites the file. */
+function withSurveySection(md: string, out: string): string {
+  let old = '';
+  try {
+    old = readFileSync(out, 'utf8');
+  } catch {
+    return md;
+  }
+  const [start, end] = ['<!-- survey-bench:start -->', '<!-- survey-bench:end -->'];
+  const i = old.indexOf(start);
+  const j = old.indexOf(end);
+  return i >= 0 && j > i ? `${md.trimEnd()}\n\n${old.slice(i, j + end.length)}\n` : md;
 }
 
 main().catch((e) => {

@@ -24,8 +24,8 @@ export function dispatch(a: Action): void {
   if (state === prev) return;
   save();
   const parts: Part[] = ['controls'];
-  if (prev.query !== state.query) parts.push('heads', 'patches', 'enlarged', 'rollout', 'compare', 'mask', 'maskResult');
-  if (prev.layer !== state.layer) parts.push('patches', 'compare', 'scaling', 'maskResult');
+  if (prev.query !== state.query) parts.push('heads', 'patches', 'enlarged', 'rollout', 'compare', 'mask', 'maskResult', 'anatomy');
+  if (prev.layer !== state.layer) parts.push('patches', 'compare', 'scaling', 'maskResult', 'anatomy');
   if (prev.cnnDepth !== state.cnnDepth) parts.push('compare');
   if (prev.disabledHeads !== state.disabledHeads) { parts.push('heads', 'headsOv', 'patches', 'enlarged', 'compare', 'chart', 'maskResult'); scheduleRollout(); }
   if (prev.fusion !== state.fusion || prev.discardRatio !== state.discardRatio) scheduleRollout();

@@ -2,11 +2,11 @@
 import { app } from './app';
 import type { View } from './logic/state';
 
-export type Part = 'heads' | 'headsOv' | 'patches' | 'enlarged' | 'rollout' | 'compare' | 'chart' | 'scaling' | 'mask' | 'maskResult' | 'controls';
+export type Part = 'heads' | 'headsOv' | 'patches' | 'enlarged' | 'rollout' | 'compare' | 'chart' | 'scaling' | 'mask' | 'maskResult' | 'anatomy' | 'controls';
 /** The view each part belongs to (null: always painted). */
 export const partView: Record<Part, View | null> = {
   heads: null, headsOv: 'heads', patches: 'patches', enlarged: 'heads', rollout: 'heads', compare: 'compare', chart: 'compare',
-  scaling: 'scaling', mask: 'scaling', maskResult: 'scaling', controls: null,
+  scaling: 'scaling', mask: 'scaling', maskResult: 'scaling', anatomy: 'anatomy', controls: null,
 };
 export const allParts = () => Object.keys(partView) as Part[];
 

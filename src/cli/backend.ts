@@ -7,14 +7,17 @@
  * native crash then still ends in a one-line error).
  */
 import { join } from 'node:path';
+import { AnatomyEngine, type AnatomyRequest } from '../node/anatomy/run';
 import { Engine } from '../node/engine';
 import { InferenceClient } from '../node/inferenceClient';
 import type { InspectRequest } from '../node/workerProtocol';
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
+import type { HeadAnatomy } from '../shared/anatomyTypes';
 
 export interface Backend {
   inspect(request: InspectRequest): Promise<Inspection>;
   receptiveFields(modelPath: string): Promise<ReceptiveFieldReport>;
+  anatomy(request: AnatomyRequest): Promise<HeadAnatomy>;
   dispose(): void | Promise<void>;
 }
 
@@ -23,5 +26,13 @@ export function backend(isolate: boolean): Backend {
     return new InferenceClient({ workerPath: join(__dirname, 'worker.js'), log: process.env.VIT_INSPECTOR_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined });
   }
   const engine = new Engine();
-  return { inspect: (r) => engine.inspect(r), receptiveFields: (m) => engine.receptiveFields(m), dispose: () => engine.dispose() };
+  const anatomy = new AnatomyEngine();
+  return {
+    inspect: (r) => engine.inspect(r),
+    receptiveFields: (m) => engine.receptiveFields(m),
+    anatomy: (r) => anatomy.anatomy(r),
+    dispose: async () => {
+      await Promise.all([engine.dispose(), anatomy.dispose()]);
+    },
+  };
 }

@@ -5,20 +5,24 @@
  * what is wrong and what to do.
  */
 import { isInspectorError, InspectorError } from '../shared/errors';
+import * as anatomy from './anatomy';
 import * as inspect from './inspect';
 import * as rf from './rf';
+import * as survey from './survey';
 
 /** Each command: its usage line and what runs it (with the arguments after the command's name). */
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   inspect: { usage: inspect.usage, run: inspect.inspectCommand },
   rf: { usage: rf.usage, run: rf.rfCommand },
+  anatomy: { usage: anatomy.usage, run: anatomy.anatomyCommand },
+  survey: { usage: survey.usage, run: survey.surveyCommand },
 };
 
 const USAGE = `Usage:
 ${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
 
 MODEL is an .onnx file or a Hugging Face style folder (model.onnx, config.json, preprocessor_config.json).
-Without --model, inspect uses the embedded default ViT and rf the embedded default CNN.
+Without --model, inspect, anatomy and survey use the embedded default ViT and rf the embedded default CNN.
 --isolate runs onnxruntime in a child process, as the extension does.`;
 
 async function main(argv: string[]): Promise<number> {

@@ -11,6 +11,7 @@ import type { PanelDeps } from './panelController';
 import { readSettings, SECTION } from './settings';
 import { contributedCommands, nativeSupportProblem } from './platform';
 import { activateUnsupported } from './unsupported';
+import { registerSurvey } from './survey';
 
 let client: InferenceClient | undefined;
 
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const registered = register(cmdCtx);
   context.subscriptions.push(
     panels,
+    registerSurvey({ storage: context.globalStorageUri, workerPath: context.asAbsolutePath('dist/worker.js'), settings, models, log }),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, panels),
     ...registered.disposables,
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -8,6 +8,8 @@ import { basename } from 'node:path';
 import { InspectorError, isInspectorError, type ErrorCode } from '../shared/errors';
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest } from '../node/workerProtocol';
+import type { AnatomyRequest } from '../node/anatomy/run';
+import type { HeadAnatomy } from '../shared/anatomyTypes';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
 import { panelSettings, type EffectiveSettings } from './settings';
 
@@ -25,6 +27,8 @@ export interface WebviewPort {
 export interface ClientLike {
   inspect(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<Inspection>;
   receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
+  /** The Anatomy view's data (optional: test doubles without it answer anatomyError). */
+  anatomy?(req: AnatomyRequest, opts?: { signal?: AbortSignal }): Promise<HeadAnatomy>;
 }
 
 export type ErrorAction = 'selectModel' | 'selectCnn' | 'retry';
@@ -125,6 +129,7 @@ export class PanelController implements Disposable {
   private lastError: HostToWebview | undefined;
   private run: AbortController | undefined;
   private maskRun: AbortController | undefined;
+  private anatomyRun: AbortController | undefined;
   private generation = 0;
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
@@ -260,9 +265,34 @@ export class PanelController implements Disposable {
         if (m.command === 'retry') void this.inspect();
         else this.deps.runCommand(m.command, this);
         return;
+      case 'needAnatomy':
+        void this.answerAnatomy(m);
+        return;
       case 'painted':
         this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
         return;
+    }
+  }
+
+  /** Takes one head apart in the inference process (src/node/anatomy) for the inspection on show; the latest request wins. */
+  private async answerAnatomy(m: Extract<WebviewToHost, { type: 'needAnatomy' }>): Promise<void> {
+    if (this.payload?.id !== m.id || !this.inspection) return;
+    this.anatomyRun?.abort();
+    const ac = new AbortController();
+    this.anatomyRun = ac;
+    const { id, layer, head, query } = m;
+    try {
+      const client = this.deps.client();
+      if (!client.anatomy) throw new InspectorError('inference-failed', 'This inference client cannot take heads apart.');
+      const settings = this.deps.settings();
+      const anatomy = await client.anatomy({ modelPath: this.modelPath, image: this.imagePath, layer, head, query, threads: settings.threads, maxModelMB: settings.maxModelSizeMB }, { signal: ac.signal });
+      if (this.anatomyRun === ac && !this.disposed) await this.post({ type: 'anatomy', id, layer, head, query, anatomy });
+    } catch (e) {
+      if (this.anatomyRun !== ac || this.disposed || (isInspectorError(e) && e.code === 'cancelled')) return;
+      this.deps.log(`${basename(this.imagePath)}: anatomy of layer ${layer} head ${head} query ${query}: ${oneLine(e)}`);
+      await this.post({ type: 'anatomyError', id, layer, head, query, message: oneLine(e) });
+    } finally {
+      if (this.anatomyRun === ac) this.anatomyRun = undefined;
     }
   }
 
@@ -301,6 +331,7 @@ export class PanelController implements Disposable {
     this.disposed = true;
     this.run?.abort();
     this.maskRun?.abort();
+    this.anatomyRun?.abort();
     this.subscription.dispose();
   }
 }

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { InspectorError } from '../shared/errors';
 import { fsError } from './modelSource';
+import { IMAGE_EXTENSIONS } from '../shared/imageFormats';
 import type { Preprocessing } from '../shared/types';
 
 export interface LoadedImage {
@@ -22,7 +23,7 @@ export interface LoadImageOptions {
   name?: string; // used in messages when the input is a buffer
 }
 
-export const SUPPORTED_IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'];
+export const SUPPORTED_IMAGE_EXTENSIONS: readonly string[] = IMAGE_EXTENSIONS;
 const SUPPORTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff', 'heif']); // heif: AVIF only in sharp's build
 const SUPPORTED_LIST = SUPPORTED_IMAGE_EXTENSIONS.join(', ');
 const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' } as const;

@@ -7,6 +7,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { InspectorError, type ErrorCode } from '../shared/errors';
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProtocol';
+import type { AnatomyRequest } from './anatomy/run';
+import type { HeadAnatomy } from '../shared/anatomyTypes';
+import type { HeadStats } from './survey/headStats';
 
 interface Pending {
   resolve: (value: never) => void;
@@ -41,6 +44,16 @@ export class InferenceClient {
 
   receptiveFields(modelPath: string, options: CallOptions & { maxModelMB?: number } = {}): Promise<ReceptiveFieldReport> {
     return this.call({ kind: 'receptiveFields', modelPath, maxModelMB: options.maxModelMB }, 'reading the CNN', options);
+  }
+
+  /** One head taken apart (src/node/anatomy): layer, head and query of one image. */
+  anatomy(request: AnatomyRequest, options: CallOptions = {}): Promise<HeadAnatomy> {
+    return this.call({ kind: 'anatomy', request }, `taking head ${request.head} of layer ${request.layer} apart`, options);
+  }
+
+  /** Per-head mean attention distance and entropy of one image (for surveys: only these numbers come back). */
+  headStats(request: InspectRequest, options: CallOptions = {}): Promise<HeadStats> {
+    return this.call({ kind: 'headStats', request }, `surveying ${describe(request.image)}`, options);
   }
 
   /** Test hook: makes the child exit or abort() like a native crash in onnxruntime. */

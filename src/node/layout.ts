@@ -131,7 +131,7 @@ function guessPatch([h, w]: [number, number], tokens: number): [number, number] 
 }
 
 /** The first Conv reached from the pixel input (through preprocessing ops) with kernel == stride. */
-function findPatchConv(model: OnnxModel): OnnxNode | null {
+export function findPatchConv(model: OnnxModel): OnnxNode | null {
   const { graph } = model;
   const input = graph.inputs[0]?.name;
   if (!input) return null;

@@ -2,11 +2,14 @@
  * The inference child process (dist/worker.js). It owns onnxruntime and the cached sessions, handles one
  * request at a time, and answers every request with a result or a one-line error.
  */
+import { AnatomyEngine } from './anatomy/run';
 import { Engine } from './engine';
+import { headStats } from './survey/headStats';
 import { isInspectorError } from '../shared/errors';
 import type { WorkerRequest, WorkerResponse } from './workerProtocol';
 
 const engine = new Engine();
+const anatomy = new AnatomyEngine();
 let queue: Promise<void> = Promise.resolve();
 
 function send(message: WorkerResponse): void {
@@ -26,6 +29,16 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'receptiveFields':
         send({ id: req.id, kind: 'receptiveFields', result: await engine.receptiveFields(req.modelPath, req.maxModelMB) });
         break;
+      case 'anatomy':
+        send({ id: req.id, kind: 'anatomy', result: await anatomy.anatomy(req.request) });
+        break;
+      case 'headStats': {
+        const inspection = await engine.inspect(req.request, progress);
+        const result = headStats(inspection);
+        engine.recycle(inspection);
+        send({ id: req.id, kind: 'headStats', result });
+        break;
+      }
       case 'crash':
         if (req.how === 'abort') process.abort();
         process.exit(70);

@@ -1,6 +1,9 @@
 /** Messages between the inference client (host or CLI) and the inference child process (dist/worker.js). */
 import type { ErrorCode } from '../shared/errors';
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
+import type { HeadAnatomy } from '../shared/anatomyTypes';
+import type { AnatomyRequest } from './anatomy/run';
+import type { HeadStats } from './survey/headStats';
 
 export interface InspectRequest {
   modelPath: string; // .onnx file or Hugging Face style folder
@@ -14,10 +17,14 @@ export interface InspectRequest {
 export type WorkerRequest =
   | { id: number; kind: 'inspect'; request: InspectRequest }
   | { id: number; kind: 'receptiveFields'; modelPath: string; maxModelMB?: number }
+  | { id: number; kind: 'anatomy'; request: AnatomyRequest }
+  | { id: number; kind: 'headStats'; request: InspectRequest } // survey: per-head values of one image
   | { id: number; kind: 'crash'; how: 'exit' | 'abort' }; // test hook: makes the child die like a native crash
 
 export type WorkerResponse =
   | { id: number; kind: 'progress'; message: string }
   | { id: number; kind: 'inspect'; result: Inspection }
   | { id: number; kind: 'receptiveFields'; result: ReceptiveFieldReport }
+  | { id: number; kind: 'anatomy'; result: HeadAnatomy }
+  | { id: number; kind: 'headStats'; result: HeadStats }
   | { id: number; kind: 'error'; code: ErrorCode | 'internal'; message: string };

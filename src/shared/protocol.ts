@@ -4,6 +4,7 @@
  * Every message from the webview is checked by `parseWebviewMessage` before the host acts on it.
  */
 import type { ModelSummary, Prediction, ReceptiveFieldReport } from './types';
+import type { HeadAnatomy } from './anatomyTypes';
 
 export interface InspectionPayload {
   /** Tells this inspection's later messages (scores) from an earlier one's. */
@@ -36,14 +37,19 @@ export type HostToWebview =
   | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; attention: Float32Array }
   /** Answer to needScores: inspection `id`'s softmax inputs, QK^T / sqrt(d_k), shaped as the attention. */
   | { type: 'scores'; id: number; scores: Float32Array }
-  | { type: 'settings'; settings: PanelSettings };
+  | { type: 'settings'; settings: PanelSettings }
+  /** Answer to needAnatomy: one head of inspection `id` taken apart (or why it could not be). */
+  | { type: 'anatomy'; id: number; layer: number; head: number; query: number; anatomy: HeadAnatomy }
+  | { type: 'anatomyError'; id: number; layer: number; head: number; query: number; message: string };
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'runMasked'; maskedTokens: number[] }
   | { type: 'needScores'; id: number }
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
-  | { type: 'painted'; what: 'heads' | 'first'; ms: number };
+  | { type: 'painted'; what: 'heads' | 'first'; ms: number }
+  /** The Anatomy view: take head `head` of layer `layer` apart for token `query` (0-based), for inspection `id`. */
+  | { type: 'needAnatomy'; id: number; layer: number; head: number; query: number };
 
 /** State the webview keeps with getState/setState, restored after a window reload. */
 export interface PanelState {
@@ -51,7 +57,7 @@ export interface PanelState {
   query: number; // token index
   layer: number;
   cnnDepth: number;
-  view: 'patches' | 'heads' | 'compare' | 'scaling' | 'summary';
+  view: 'patches' | 'heads' | 'compare' | 'scaling' | 'anatomy' | 'summary';
   disabledHeads: number[]; // layer * heads + head
   fusion: 'mean' | 'max' | 'min';
   discardRatio: number;
@@ -87,6 +93,12 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
       return (m.what === 'heads' || m.what === 'first') && typeof m.ms === 'number' && Number.isFinite(m.ms)
         ? { type: 'painted', what: m.what, ms: m.ms }
         : null;
+    case 'needAnatomy': {
+      const ok = (v: unknown, max = 4096) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < max;
+      return Number.isSafeInteger(m.id) && ok(m.layer) && ok(m.head) && ok(m.query, tokens)
+        ? { type: 'needAnatomy', id: m.id as number, layer: m.layer as number, head: m.head as number, query: m.query as number }
+        : null;
+    }
     default:
       return null;
   }

@@ -7,7 +7,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..');
 export const E2E = join(REPO, '.e2e');
@@ -100,7 +100,10 @@ export async function startCodeServer(o: Options): Promise<CodeServer> {
   const extensionsDir = join(base, 'extensions');
   const workspace = join(base, 'workspace');
   for (const d of [userDataDir, extensionsDir, workspace, join(userDataDir, 'User')]) mkdirSync(d, { recursive: true });
-  for (const [name, data] of Object.entries(o.files)) writeFileSync(join(workspace, name), data);
+  for (const [name, data] of Object.entries(o.files)) {
+    mkdirSync(dirname(join(workspace, name)), { recursive: true }); // names may hold folders: 'pics/a.png'
+    writeFileSync(join(workspace, name), data);
+  }
   writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({
     // The trust dialog would block every click; restricted mode is covered by test/integration/host-*.
     'security.workspace.trust.enabled': false,

@@ -16,6 +16,7 @@ import { FIXTURES } from '../helpers/fixtures';
 import { OUTPUT, REPO, descendants, log, prepare, psLine, startCodeServer, type CodeServer } from './codeServer';
 
 const IMAGE_NAME = 'sample.jpg'; // media/samples/cat.jpg (sorted after notes.txt, so its hover never covers that row): its screenshots make the README's animation (scripts/listing-gif.mjs)
+const SURVEY_DIR = 'pics';
 const started = Date.now();
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
@@ -44,7 +45,10 @@ before(async () => {
   const vsix = prepare();
   server = await startCodeServer({
     vsix,
-    files: { [IMAGE_NAME]: readFileSync(join(REPO, 'media', 'samples', 'cat.jpg')), 'notes.txt': 'not an image\n' },
+    files: {
+      [IMAGE_NAME]: readFileSync(join(REPO, 'media', 'samples', 'cat.jpg')), 'notes.txt': 'not an image\n',
+      [`${SURVEY_DIR}/a.png`]: readFileSync(join(FIXTURES, 'vit', 'vit_hf_style.png')), [`${SURVEY_DIR}/b.png`]: readFileSync(join(FIXTURES, 'vit', 'vit_timm_style.png')),
+    },
     userSettings: modelSettings(),
   });
   browser = await chromium.launch({
@@ -100,6 +104,17 @@ async function runFromExplorerMenu(fileName: string, entry: string): Promise<voi
   await item.click();
   // A click right after the menu appears was seen swallowed: press Enter if the menu is still open.
   if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+}
+
+/** F1, again after taking the focus to the side bar's title when a webview frame kept the key. */
+async function openCommandPalette() {
+  const input = page.locator('.quick-input-widget input');
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press('F1');
+    if (await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return input;
+    await page.locator('.part.sidebar .title').first().click();
+  }
+  throw new Error('the command palette did not open');
 }
 
 function webview(): FrameLocator {
@@ -192,11 +207,46 @@ test('Scaling fetches the softmax inputs from the host and fills the table', asy
   await shot('04-scaling.png');
 });
 
+test('Anatomy takes a head apart through the inference process; its softmax is the Heads row and every self-check holds', async () => {
+  const wv = webview();
+  await wv.locator('#tab-anatomy').click();
+  await wv.locator('.vi-anatomy-steps section').nth(4).waitFor({ timeout: 60_000 });
+  const text = await wv.locator('.vi-anatomy-steps').innerText();
+  const within = /equals the Heads view's row for this head and query within (\S+)\./.exec(text);
+  assert.ok(within && Number(within[1]) < 1e-5, `softmax vs the Heads row: ${within?.[1]}`);
+  assert.match(text, /d_k = \d+/);
+  const checks = wv.locator('.vi-anatomy-checks li');
+  assert.ok(await checks.count() >= 3);
+  assert.equal(await wv.locator('.vi-anatomy-checks li.vi-down').count(), 0, 'no self-check fails');
+  await shot('05-anatomy.png');
+  await wv.locator('#tab-scaling').click();
+});
+
+test('right-click a folder → Survey Folder… shows figure 7 over its images', async () => {
+  const t = Date.now();
+  await runFromExplorerMenu(SURVEY_DIR, 'Survey Folder…');
+  await page.locator('.tab', { hasText: `Survey: ${SURVEY_DIR}` }).first().waitFor({ timeout: 120_000 });
+  const page2 = page.frameLocator('iframe.webview').last().frameLocator('#active-frame');
+  await page2.locator('svg.vi-survey-chart').first().waitFor({ timeout: 30_000 });
+  log(`survey page shown ${Date.now() - t} ms after the menu click`);
+  assert.match(await page2.locator('h1').innerText(), new RegExp(`Survey of ${SURVEY_DIR}`));
+  assert.match(await page2.locator('main p').first().innerText(), /over 2 images/);
+  const points = await page2.locator('svg.vi-survey-chart .vi-point circle').count();
+  const rows = await page2.locator('tbody tr').count();
+  assert.ok(rows > 0 && points === 2 * rows, `${points} points for ${rows} heads`);
+  // the theme's chart colours reach the points and their spread bars through the page's nonce'd stylesheet
+  const paint = await page2.locator('svg.vi-survey-chart g.vi-point.vi-head-1').first().evaluate((g) => ({
+    fill: getComputedStyle(g.querySelector('circle')!).fill, stroke: getComputedStyle(g.querySelector('line')!).stroke,
+  }));
+  assert.ok(paint.fill !== 'rgb(0, 0, 0)' && paint.stroke !== 'none' && paint.fill === paint.stroke, JSON.stringify(paint));
+  await shot('06-survey.png');
+  // back to the inspection panel for the reload test
+  await page.locator('.tab', { hasText: IMAGE_NAME }).first().click();
+});
+
 test('after Developer: Reload Window the panel is restored and inspected again', async () => {
   await page.evaluate(() => ((window as unknown as { __e2eOld: boolean }).__e2eOld = true));
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  const input = await openCommandPalette();
   await input.fill('>Developer: Reload Window');
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Reload Window' }).first().waitFor();
   await page.keyboard.press('Enter');

@@ -5,6 +5,7 @@
  * what they show and answer with a scripted choice. `installFakeVscode()` makes `require('vscode')` return it.
  */
 import Module from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 type Listener<T> = (e: T) => unknown;
@@ -249,6 +250,7 @@ export function makeContext(extensionPath: string) {
       keys: () => [...fake.globalState.keys()],
     },
     asAbsolutePath: (p: string) => join(extensionPath, p),
+    globalStorageUri: Uri.file(join(tmpdir(), `vit-fake-storage-${process.pid}`)),
   };
 }
 

@@ -159,6 +159,35 @@
     return out;
   }
 
+  /** A synthetic anatomy for the Anatomy view: random q, k, v; the softmax row is the payload's own row. */
+  function makeAnatomy(m) {
+    const d = 64, D = H * d;
+    let seed = 1 + m.layer * 1000 + m.head * 100 + m.query;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5);
+    const vec = (n) => Float32Array.from({ length: n }, rnd);
+    const base = ((m.layer * H + m.head) * T + m.query) * T;
+    const probs = payload.attention.slice(base, base + T);
+    const v = vec(T * d);
+    const out = new Float32Array(d);
+    for (let j = 0; j < T; j++) for (let i = 0; i < d; i++) out[i] += probs[j] * v[j * d + i];
+    const scores = Float32Array.from(probs, (p) => Math.log(Math.max(p, 1e-12)) * 8);
+    const patch = m.query >= prefix.length ? m.query - prefix.length : -1;
+    const rgb = new Uint8Array(P * P * 3).map((_, i) => (i * 7 + m.query) % 256);
+    const token = vec(D);
+    const contributors = Array.from(probs, (p, token) => ({ token, weight: p, norm: p })).sort((a, b) => b.norm - a.norm).slice(0, 5);
+    return {
+      model: 'vit-synthetic.onnx', layer: m.layer, head: m.head, query: m.query, layers: L, heads: H, tokens: T, dHead: d, dModel: D,
+      layout: payload.summary.layout,
+      scale: { effective: 0.125, expected: 0.125, onQ: 0.125, onK: 1, inProduct: 1, after: 1, bias: false, description: 'q is pre-scaled by 1/√64 before the product: effective scale 0.125000 = 1/√d_k with d_k = 64' },
+      q: vec(d), k: vec(T * d), v, scores, scaledScores: Float32Array.from(scores, (s) => s / 8), softmax: probs, probs, weightedSum: out, out,
+      contributors, concat: vec(D), projection: { computed: token, model: token, weight: 'proj.weight' },
+      patch: m.layer === 0 && patch >= 0 ? { kind: 'conv', node: '/patch_embed/proj/Conv', patch, row: Math.floor(patch / G), col: patch % G, vector: vec(3 * P * P), rgb, token, modelToken: token } : null,
+      position: m.layer === 0 && patch >= 0 ? { embedding: vec(D), modelInput: vec(D) } : null,
+      checks: { softmax: 3e-9, weightedSum: 4e-8, scores: 1e-7, concat: 0, projection: 3e-8, patch: m.layer === 0 && patch >= 0 ? 2e-7 : null, position: null },
+      tensors: { q: 'q', k: 'k', v: 'v' }, shapes: {}, notes: [],
+    };
+  }
+
   const send = (msg) => window.postMessage(msg, '*');
   let state = null;
   window.acquireVsCodeApi = () => ({
@@ -172,6 +201,8 @@
         setTimeout(() => send({ type: 'maskResult', maskedTokens: msg.maskedTokens, predictions: predictions(true), attention: maskedAttention(msg.maskedTokens) }), 200);
       } else if (msg.type === 'needScores' && payload && msg.id === payload.id) {
         setTimeout(() => send({ type: 'scores', id: msg.id, scores: payloadScores }), 0);
+      } else if (msg.type === 'needAnatomy' && payload && msg.id === payload.id) {
+        setTimeout(() => send({ type: 'anatomy', id: msg.id, layer: msg.layer, head: msg.head, query: msg.query, anatomy: makeAnatomy(msg) }), 0);
       } else if (msg.type === 'command' && msg.command === 'retry') {
         send({ type: 'inspection', payload: payload || makePayload() });
       }

@@ -100,6 +100,19 @@ async function smoke(page) {
   const scalingRows = await page.locator('#vi-scaling-table tbody tr').count();
   const askedScores = await page.evaluate(() => window.__posted.filter((m) => m.type === 'needScores').length);
   check('scaling table filled from scores asked for once', scalingRows === (await page.evaluate(() => window.__harness.payload.summary.heads)) && askedScores === 1);
+  await page.click('#tab-anatomy');
+  await page.waitForSelector('.vi-anatomy-steps section', { timeout: 20000 });
+  out.anatomySteps = await page.locator('.vi-anatomy-steps section').count();
+  out.anatomyText = await page.locator('.vi-anatomy-steps').innerText();
+  await page.focus('#vi-anatomy-image');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => window.__posted.filter((m) => m.type === 'needAnatomy').length >= 2, null, { timeout: 20000 });
+  await page.selectOption('#vi-anatomy-head', '3');
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === 'needAnatomy' && m.head === 3), null, { timeout: 20000 });
+  out.anatomyAsked = await page.evaluate(() => window.__posted.filter((m) => m.type === 'needAnatomy').map((m) => `${m.layer}/${m.head}/${m.query}`));
+  check('anatomy view: six steps and the self-checks, softmax equal to the Heads row', out.anatomySteps === 7 && /equals the Heads view's row for this head and query within 0\.0e\+0/.test(out.anatomyText) && /d_k = 64/.test(out.anatomyText));
+  check('anatomy view: the arrow keys move the query, the head selector asks for that head', out.anatomyAsked.length >= 3);
+  await page.click('#tab-scaling');
   const mb = await page.locator('#vi-mask').boundingBox();
   await page.mouse.click(mb.x + mb.width * 0.5, mb.y + mb.height * 0.5);
   await page.mouse.click(mb.x + mb.width * 0.6, mb.y + mb.height * 0.5);
@@ -166,7 +179,7 @@ try {
   if (args.includes('--smoke')) result.smoke = await smoke(page);
   if (shots) {
     await mkdir(shots, { recursive: true });
-    for (const view of ['patches', 'heads', 'compare', 'scaling', 'summary']) {
+    for (const view of ['patches', 'heads', 'compare', 'scaling', 'anatomy', 'summary']) {
       await page.click(`#tab-${view}`);
       await page.waitForTimeout(view === 'heads' || view === 'scaling' ? 1500 : 400);
       await page.screenshot({ path: join(shots, `${view}.png`), fullPage: true });

@@ -3,6 +3,8 @@
  * the host's nonce CSP holds). Returns references to every element the controller updates.
  */
 
+import { buildAnatomyView } from '../views/anatomy';
+
 type Attrs = Record<string, string | number | boolean | undefined>;
 type Child = Node | string | null | undefined | false;
 
@@ -198,8 +200,8 @@ export function buildSkeleton(host: HTMLElement): Els {
   const tab = (id: string, text: string) => h('vscode-panel-tab', { id: `tab-${id}`, 'data-view': id }, text);
   const view = (id: string, content: Node) => h('vscode-panel-view', { id: `view-${id}`, 'data-view': id }, content);
   const tabs = h('vscode-panels', { id: 'vi-tabs', activeid: 'tab-patches', 'aria-label': 'ViT Inspector views', hidden: true },
-    tab('patches', 'Patches'), tab('heads', 'Heads'), tab('compare', 'ViT vs CNN'), tab('scaling', 'Scaling & masking'), tab('summary', 'Model'),
-    view('patches', patchesView), view('heads', headsView), view('compare', compareView), view('scaling', scalingView), view('summary', summary)) as Els['tabs'];
+    tab('patches', 'Patches'), tab('heads', 'Heads'), tab('compare', 'ViT vs CNN'), tab('scaling', 'Scaling & masking'), tab('anatomy', 'Anatomy'), tab('summary', 'Model'),
+    view('patches', patchesView), view('heads', headsView), view('compare', compareView), view('scaling', scalingView), view('anatomy', buildAnatomyView()), view('summary', summary)) as Els['tabs'];
 
   const root = h('main', { id: 'vi-root', class: 'vi-app' }, h('header', { class: 'vi-header' }, title, progress, error), empty, tabs);
   host.append(root);

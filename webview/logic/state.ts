@@ -7,7 +7,7 @@ import type { GridDims, MoveKey } from './geometry';
 import { matchedCnnDepth, moveQuery } from './geometry';
 
 export type View = PanelState['view'];
-export const views: readonly View[] = ['patches', 'heads', 'compare', 'scaling', 'summary'];
+export const views: readonly View[] = ['patches', 'heads', 'compare', 'scaling', 'anatomy', 'summary'];
 
 export interface UiState extends PanelState {
   /** The enlarged head in the heads view, null for none. */

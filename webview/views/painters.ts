@@ -1,5 +1,6 @@
 /** The painter of each UI part, as the scheduler calls them. */
 import type { Part } from '../schedule';
+import { paintAnatomy } from './anatomy';
 import { paintChart, paintCompare } from './compare';
 import { updateControls } from './controls';
 import { paintHeads, paintHeadsOverlay } from './heads';
@@ -17,5 +18,6 @@ export const painters: Record<Part, () => void> = {
   scaling: paintScalingPart,
   mask: paintMask,
   maskResult: paintMaskResult,
+  anatomy: paintAnatomy,
   controls: updateControls,
 };

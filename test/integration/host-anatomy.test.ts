@@ -1,0 +1,83 @@
+/**
+ * The Anatomy view's host side: a needAnatomy message from the webview is answered by the real inference
+ * process ('anatomy' worker request), and its softmax row is the Heads view's row of the same inspection.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import { PanelController, type PanelDeps } from '../../src/host/panelController';
+import { readSettings, type ConfigLike } from '../../src/host/settings';
+import type { HostToWebview } from '../../src/shared/protocol';
+import { REPO, maxAbsDiff } from '../helpers/fixtures';
+
+const WORKER = join(REPO, 'dist', 'worker.js');
+const VARIANT = join(REPO, 'test', 'fixtures', 'variants', 'torchvision_mha'); // 3-D [B*H, N, N] attention
+let client: InferenceClient;
+before(() => {
+  assert.ok(existsSync(WORKER), 'run npm run build first');
+  client = new InferenceClient({ workerPath: WORKER });
+});
+after(() => client.dispose());
+
+function harness() {
+  const posted: HostToWebview[] = [];
+  const waiters: { type: string; resolve: (m: any) => void }[] = [];
+  let listener: ((m: unknown) => void) | undefined;
+  const port = {
+    postMessage(m: HostToWebview) {
+      posted.push(m);
+      const w = waiters.find((x) => x.type === m.type);
+      if (w) waiters.splice(waiters.indexOf(w), 1), w.resolve(m);
+      return Promise.resolve(true);
+    },
+    onDidReceiveMessage(l: (m: unknown) => void) {
+      listener = l;
+      return { dispose: () => (listener = undefined) };
+    },
+  };
+  const next = <T extends HostToWebview['type']>(type: T) => new Promise<Extract<HostToWebview, { type: T }>>((resolve) => waiters.push({ type, resolve }));
+  const cfg: ConfigLike = { get: <T>(k: string) => (k === 'model' ? VARIANT : k === 'cnnModel' ? join(REPO, 'nonexistent.onnx') : undefined) as T, inspect: () => ({}) };
+  const log: string[] = [];
+  const deps: PanelDeps = {
+    client: () => client,
+    settings: () => readSettings(cfg, true),
+    models: () => ({ vit: VARIANT, cnn: '' }),
+    log: (l) => log.push(l),
+    withProgress: (_t, _q, task) => task(new AbortController().signal, () => {}),
+    showError: () => {},
+    runCommand: () => {},
+  };
+  const panel = new PanelController(join(VARIANT, 'image.png'), port, deps);
+  return { panel, posted, next, log, send: (m: unknown) => listener?.(m) };
+}
+
+test('needAnatomy → anatomy from the inference process; its softmax row is the Heads view\'s row', async () => {
+  const h = harness();
+  const got = h.next('inspection');
+  h.send({ type: 'ready' });
+  const payload = (await got).payload;
+  const { heads, tokens } = payload.summary;
+  const [layer, head, query] = [1, heads - 1, 5];
+  const answer = h.next('anatomy');
+  h.send({ type: 'needAnatomy', id: payload.id, layer, head, query });
+  const a = (await answer).anatomy;
+  assert.deepEqual([a.layer, a.head, a.query, a.tokens], [layer, head, query, tokens]);
+  const base = ((layer * heads + head) * tokens + query) * tokens;
+  const row = payload.attention.subarray(base, base + tokens);
+  assert.ok(maxAbsDiff(a.softmax, row) < 1e-5, `softmax differs from the Heads view's row by ${maxAbsDiff(a.softmax, row)}`);
+  assert.ok(a.checks.weightedSum < 1e-5);
+  assert.ok(a.q instanceof Float32Array && a.q.length === a.dHead);
+
+  // out of range for the model: a one-line anatomyError; out of the token range: ignored and logged
+  const error = h.next('anatomyError');
+  h.send({ type: 'needAnatomy', id: payload.id, layer: 0, head: heads + 3, query: 0 });
+  assert.match((await error).message, /^Head \d+ does not exist: layer 0 has \d+ heads/);
+  const before = h.posted.length;
+  h.send({ type: 'needAnatomy', id: payload.id, layer: 0, head: 0, query: tokens });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.posted.length, before);
+  assert.ok(h.log.some((l) => /ignored an invalid message/.test(l)));
+  h.panel.dispose();
+});
