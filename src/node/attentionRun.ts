@@ -122,8 +122,9 @@ export async function runWithAttention(
   feeds: Record<string, ort.Tensor>,
   logitsName: string,
   sites: AttentionSite[],
-  opts: { scores?: boolean; allocate?: (n: number) => Float32Array } = {},
+  opts: { scores?: boolean; allocate?: (n: number) => Float32Array; extra?: string[] } = {},
 ): Promise<AttentionRun> {
+  const extra = opts.extra ?? [];
   const withScores = opts.scores !== false;
   const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
   const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
@@ -133,7 +134,7 @@ export async function runWithAttention(
   const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
   const preallocate =
     dims.every(isStatic) &&
-    new Set([logitsName, ...names]).size === names.length + 1 &&
+    new Set([logitsName, ...names, ...extra]).size === names.length + extra.length + 1 &&
     (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
   if (preallocate) {
     const shape = dims as number[][];
@@ -141,6 +142,7 @@ export async function runWithAttention(
     const attention = allocate(total);
     const scores = withScores ? allocate(total) : new Float32Array(0);
     const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
+    for (const e of extra) fetches[e] = null;
     let offset = 0;
     sites.forEach((s, i) => {
       const n = size(shape[i]);
@@ -149,9 +151,9 @@ export async function runWithAttention(
       offset += n;
     });
     const outputs = await session.run(feeds, fetches);
-    return { outputs: { [logitsName]: outputs[logitsName] }, attention, scores, dims: shape };
+    return { outputs: Object.fromEntries([logitsName, ...extra].map((e) => [e, outputs[e]])), attention, scores, dims: shape };
   }
-  const outputs = await session.run(feeds, [...new Set([logitsName, ...names])]);
+  const outputs = await session.run(feeds, [...new Set([logitsName, ...names, ...extra])]);
   return {
     outputs,
     attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),
