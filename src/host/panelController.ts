@@ -9,6 +9,7 @@ import { InspectorError, isInspectorError, type ErrorCode } from '../shared/erro
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest } from '../node/workerProtocol';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
+import { stageView } from '../shared/windows';
 import { panelSettings, type EffectiveSettings } from './settings';
 
 export interface Disposable {
@@ -77,6 +78,7 @@ export function withOwnBuffers(i: Inspection): Inspection {
     scores: ownBuffer(i.scores),
     preview: { ...i.preview, rgba: ownBuffer(i.preview.rgba) },
     modelImage: { ...i.modelImage, rgb: ownBuffer(i.modelImage.rgb) },
+    ...(i.stages ? { stages: i.stages.map((s) => ({ attention: ownBuffer(s.attention), scores: ownBuffer(s.scores) })) } : {}),
   };
 }
 
@@ -92,8 +94,10 @@ export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8
   return out;
 }
 
-export function toPayload(imagePath: string, inspection: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
-  settings: EffectiveSettings, id = 0): InspectionPayload {
+export function toPayload(imagePath: string, full: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
+  settings: EffectiveSettings, id = 0, stage = 0): InspectionPayload {
+  // A windowed model is shown one stage at a time, as a plain ViT over that stage's grid.
+  const inspection = stageView(full, stage);
   const img = inspection.modelImage;
   return {
     id,
@@ -102,6 +106,7 @@ export function toPayload(imagePath: string, inspection: Inspection, cnn: Recept
     image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
     preview: inspection.preview,
     summary: inspection.summary,
+    ...(inspection.summary.stages ? { stage } : {}),
     predictions: inspection.predictions,
     attention: inspection.attention,
     cnn,
@@ -126,6 +131,9 @@ export class PanelController implements Disposable {
   private run: AbortController | undefined;
   private maskRun: AbortController | undefined;
   private generation = 0;
+  /** Windowed models: the stage on show; payload ids count every payload (a new stage is a new payload). */
+  private stage = 0;
+  private payloads = 0;
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
   private disposed = false;
@@ -144,7 +152,7 @@ export class PanelController implements Disposable {
 
   /** Number of tokens of the current inspection (0 before the first one): the bound for token indices. */
   get tokens(): number {
-    return this.inspection?.summary.tokens ?? 0;
+    return this.payload?.summary.tokens ?? this.inspection?.summary.tokens ?? 0;
   }
 
   /** Runs (or re-runs) the inspection; resolves when the payload (or the error) has been posted. */
@@ -186,7 +194,8 @@ export class PanelController implements Disposable {
       if (generation !== this.generation || this.disposed) return;
       this.inspection = inspection;
       this.modelPath = modelPath;
-      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, generation);
+      this.stage = Math.min(this.stage, (inspection.summary.stages?.length ?? 1) - 1);
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, ++this.payloads, this.stage);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
     }, (e) => {
@@ -254,7 +263,10 @@ export class PanelController implements Disposable {
         return;
       case 'needScores':
         // Only for the inspection on show: a request from before a re-run is answered by nothing.
-        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: this.inspection.scores });
+        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: stageView(this.inspection, this.stage).scores });
+        return;
+      case 'selectStage':
+        this.selectStage(m.stage);
         return;
       case 'command':
         if (m.command === 'retry') void this.inspect();
@@ -264,6 +276,19 @@ export class PanelController implements Disposable {
         this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
         return;
     }
+  }
+
+  /** Windowed models: shows another stage (the same inspection; its arrays are already here). */
+  private selectStage(stage: number): void {
+    const stages = this.inspection?.summary.stages;
+    if (!this.inspection || !this.payload || !stages || stage >= stages.length) {
+      this.deps.log(`ignored selectStage ${stage}: ${stages ? `the model has ${stages.length} stages` : 'not a windowed model'}`);
+      return;
+    }
+    this.stage = stage;
+    const { cnn, cnnError } = this.payload;
+    this.payload = { ...toPayload(this.imagePath, this.inspection, cnn, cnnError, this.deps.settings(), ++this.payloads, stage), settings: this.payload.settings };
+    if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
   }
 
   postSettings(settings: EffectiveSettings): void {
