@@ -75,6 +75,7 @@ export class Engine {
 
     const logits = toFloat32(outputs.outputs[loaded.logitsName], loaded.logitsName);
     const windowed = loaded.windows ? this.stages(loaded, outputs) : null;
+    const tWindows = performance.now();
     const { attention, scores, heads, tokens } = windowed ? windowed.first : stackAttention(loaded, outputs);
     const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens, windowed?.summaries));
     if (summary.heads !== heads || summary.tokens !== tokens) {
@@ -91,7 +92,7 @@ export class Engine {
       preview: image.preview,
       maskedTokens: [...masked],
       ...(windowed ? { stages: windowed.stages } : {}),
-      timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, total: performance.now() - t0 },
+      timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, ...(windowed ? { windows: tWindows - tRun } : {}), total: performance.now() - t0 },
     };
   }
 

@@ -33,7 +33,7 @@ export interface ReportOptions {
 export function buildReport(inspection: Inspection) {
   const { summary: s } = inspection;
   const dims = { layers: s.layers, heads: s.heads, tokens: s.tokens };
-  return reportWith(inspection, clsRollout(inspection), meanAttentionDistance(inspection.attention, dims, s.layout), attentionEntropy(inspection.attention, dims));
+  return reportWith(inspection, clsRollout(inspection), ...headStats(inspection, dims));
 }
 
 /** The rollout of the CLS token (query 0) over the patch grid, divided by its max: report.json's `rollout`. */
@@ -80,6 +80,12 @@ function reportWith(inspection: Inspection, map: Float32Array, distance: Float32
   };
 }
 
+/** Mean distance and entropy per head of a plain ViT; windowed models get theirs per stage (stageLayers). */
+function headStats(inspection: Inspection, dims: { layers: number; heads: number; tokens: number }): [Float32Array, Float32Array] {
+  if (inspection.summary.stages) return [new Float32Array(0), new Float32Array(0)];
+  return [meanAttentionDistance(inspection.attention, dims, inspection.summary.layout), attentionEntropy(inspection.attention, dims)];
+}
+
 /** Windowed models: every block of every stage, with its stage (from 1), mean distance and entropy per head over the stage's grid. */
 function stageLayers(inspection: Inspection) {
   return inspection.summary.stages!.flatMap((_, i) => {
@@ -108,7 +114,7 @@ export async function writeReport(dir: string, inspection: Inspection, options: 
   const map = clsRollout(inspection);
   const heads = handled(encodePng(await sheet));
   const others = handled(Promise.all([composePatchGrid(image, s.layout), composeOverlay(image, map, s.layout, { colormap: options.colormap })]));
-  const distance = meanAttentionDistance(inspection.attention, dims, s.layout);
+  const [distance, entropy] = headStats(inspection, dims);
   const [grid, overlay] = await others;
   const path = (name: string) => join(dir, name);
   const arrays = s.stages && inspection.stages
@@ -122,7 +128,7 @@ export async function writeReport(dir: string, inspection: Inspection, options: 
     ...([['patches.png', encodePng(grid)], ['heads.png', heads], ['rollout.png', encodePng(overlay)]] as const)
       .map(async ([name, png]) => writeFile(path(name), await png)),
   ].map(handled);
-  const report = reportWith(inspection, map, distance, attentionEntropy(inspection.attention, dims));
+  const report = reportWith(inspection, map, distance, entropy);
   await Promise.all([...written, writeFile(path('report.json'), JSON.stringify(report, null, 2))]);
   return reportFiles(inspection).map(path);
 }
