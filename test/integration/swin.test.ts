@@ -54,7 +54,7 @@ function runnable(name: string, dir: string, ref: SwinReference): string {
 const fixtures: [string, string][] = [
   ['swin_hf', join(FAMILIES, 'swin_hf')],
   ['swin_timm', join(FAMILIES, 'swin_timm')],
-  ...['swin_hf_padded', 'swinv2_hf', 'swin_timm_torchscript'].map((n): [string, string] => [n, join(WINDOWS, n)]),
+  ...['swin_hf_padded', 'swinv2_hf', 'swin_timm_torchscript', 'swinv2_timm'].map((n): [string, string] => [n, join(WINDOWS, n)]),
 ].filter(([, dir]) => existsSync(join(dir, 'reference.json'))) as [string, string][];
 
 test('the Swin fixtures are there', () => {
