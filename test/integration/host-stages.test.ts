@@ -12,6 +12,7 @@ import { InferenceClient } from '../../src/node/inferenceClient';
 import { decodeNpy } from '../../src/node/npy';
 import { PanelController, type ClientLike, type PanelDeps } from '../../src/host/panelController';
 import { readSettings, type ConfigLike } from '../../src/host/settings';
+import { summaryMarkdown } from '../../src/host/summary';
 import { parseWebviewMessage, type HostToWebview } from '../../src/shared/protocol';
 import { REPO, maxAbsDiff } from '../helpers/fixtures';
 
@@ -92,6 +93,11 @@ describe('a Swin in the panel', () => {
     const ref = stageRef(1);
     assert.ok(maxAbsDiff(payload.attention, ref.data) < 1e-4);
     firstId = payload.id;
+    // Show Model Summary lists every stage
+    const md = summaryMarkdown(s);
+    assert.match(md, /## Stages \(windowed attention\)/);
+    assert.match(md, /\| 1 \| 8×8 \| 4×4 \| 2 \| 2 \| 0, 2 \|/);
+    assert.match(md, /\| 2 \| 4×4 \| 4×4 \| 2 \| 4 \| 0, 0 \|/);
   });
 
   test('selectStage 2: the same run, shown over stage 2\'s 4×4 grid with its 4 heads', async () => {
