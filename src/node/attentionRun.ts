@@ -85,7 +85,7 @@ export function stackAttention(loaded: SitesOwner, run: AttentionRun) {
       throw new InspectorError('not-a-vit', `${loaded.source.name}: the softmax ${site.node} has shape [${d.join(', ')}], not [batch, heads, tokens, tokens]. Choose a ViT image classifier.`);
     }
     if (heads && (h !== heads || n !== tokens)) {
-      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}); ViT Inspector needs a plain ViT.`);
+      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}) and no Swin-style window partition was found; ViT Inspector reads plain ViTs and Swin-style windowed ViTs.`);
     }
     heads = h;
     tokens = n;

@@ -118,6 +118,17 @@ describe('detection from the graph', () => {
     for (const w of shifted) assert.deepEqual(w.steps.filter((s) => s.op === 'roll').map((s) => s.op === 'roll' && s.start), [1, 1]);
   });
 
+  test('some softmaxes windowed and others not: refused in one line', () => {
+    const model = parseOnnx(readFileSync(join(FAMILIES, 'swin_hf', 'model.onnx')), 'swin_hf');
+    const sites = findAttention(model);
+    const plain = { ...sites[0], node: 'plain', scores: 'not_windowed', probs: 'not_windowed_probs' };
+    assert.throws(() => findWindowSites(model, [...sites, plain], 'swin_hf'), (e: unknown) => {
+      assert.ok(isInspectorError(e));
+      assert.match(e.message, /^swin_hf: 4 of its 5 attention softmaxes are windowed and the others are not/);
+      return true;
+    });
+  });
+
   test('a plain ViT has no windows', () => {
     const model = parseOnnx(readFileSync(join(REPO, 'test', 'fixtures', 'variants', 'hf_mask', 'model.onnx')), 'hf_mask');
     assert.equal(findWindowSites(model, findAttention(model), 'hf_mask'), null);
