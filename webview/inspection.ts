@@ -9,6 +9,7 @@ import { allParts, flush, invalidate, markDirty, paintNow } from './schedule';
 import { setupControls } from './views/controls';
 import { setupHeads } from './views/heads';
 import { scheduleRollout } from './views/patches';
+import { setupStages } from './views/stages';
 import { renderPredictions, renderSummary } from './views/tables';
 
 export function applyModelChanges(changed: Change[]): void {
@@ -64,6 +65,7 @@ function setupPayload(): void {
   setAppState('ready');
   els.title.textContent = `${p.imageName} — ${p.summary.name}`;
   els.tabs.setAttribute('activeid', `tab-${app.state.view}`);
+  setupStages();
   setupControls();
   setupHeads();
   renderPredictions(els.predictions, p.predictions.slice(0, app.model.settings.topK));

@@ -110,7 +110,7 @@ export function register(ctx: CommandContext): Registered {
     if (!target?.length) return;
     const dir = target[0].fsPath;
     const report = await import('../node/report'); // loaded on first export only (it brings sharp in)
-    const existing = report.REPORT_FILES.filter((f) => existsSync(join(dir, f)));
+    const existing = report.reportFiles(inspection).filter((f) => existsSync(join(dir, f)));
     if (existing.length) {
       const ok = await vscode.window.showWarningMessage(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${basename(dir)}. Overwrite?`,
         { modal: true, detail: dir }, 'Overwrite');

@@ -11,6 +11,7 @@ import type { InspectRequest } from '../node/workerProtocol';
 import type { AnatomyRequest } from '../node/anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
+import { stageView } from '../shared/windows';
 import { panelSettings, type EffectiveSettings } from './settings';
 
 export interface Disposable {
@@ -81,6 +82,7 @@ export function withOwnBuffers(i: Inspection): Inspection {
     scores: ownBuffer(i.scores),
     preview: { ...i.preview, rgba: ownBuffer(i.preview.rgba) },
     modelImage: { ...i.modelImage, rgb: ownBuffer(i.modelImage.rgb) },
+    ...(i.stages ? { stages: i.stages.map((s) => ({ attention: ownBuffer(s.attention), scores: ownBuffer(s.scores) })) } : {}),
   };
 }
 
@@ -96,8 +98,10 @@ export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8
   return out;
 }
 
-export function toPayload(imagePath: string, inspection: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
-  settings: EffectiveSettings, id = 0): InspectionPayload {
+export function toPayload(imagePath: string, full: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
+  settings: EffectiveSettings, id = 0, stage = 0): InspectionPayload {
+  // A windowed model is shown one stage at a time, as a plain ViT over that stage's grid.
+  const inspection = stageView(full, stage);
   const img = inspection.modelImage;
   return {
     id,
@@ -106,6 +110,7 @@ export function toPayload(imagePath: string, inspection: Inspection, cnn: Recept
     image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
     preview: inspection.preview,
     summary: inspection.summary,
+    ...(inspection.summary.stages ? { stage } : {}),
     predictions: inspection.predictions,
     attention: inspection.attention,
     cnn,
@@ -131,6 +136,9 @@ export class PanelController implements Disposable {
   private maskRun: AbortController | undefined;
   private anatomyRun: AbortController | undefined;
   private generation = 0;
+  /** Windowed models: the stage on show; payload ids count every payload (a new stage is a new payload). */
+  private stage = 0;
+  private payloads = 0;
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
   private disposed = false;
@@ -149,7 +157,7 @@ export class PanelController implements Disposable {
 
   /** Number of tokens of the current inspection (0 before the first one): the bound for token indices. */
   get tokens(): number {
-    return this.inspection?.summary.tokens ?? 0;
+    return this.payload?.summary.tokens ?? this.inspection?.summary.tokens ?? 0;
   }
 
   /** Runs (or re-runs) the inspection; resolves when the payload (or the error) has been posted. */
@@ -191,7 +199,8 @@ export class PanelController implements Disposable {
       if (generation !== this.generation || this.disposed) return;
       this.inspection = inspection;
       this.modelPath = modelPath;
-      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, generation);
+      this.stage = Math.min(this.stage, (inspection.summary.stages?.length ?? 1) - 1);
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, ++this.payloads, this.stage);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
     }, (e) => {
@@ -259,7 +268,10 @@ export class PanelController implements Disposable {
         return;
       case 'needScores':
         // Only for the inspection on show: a request from before a re-run is answered by nothing.
-        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: this.inspection.scores });
+        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: stageView(this.inspection, this.stage).scores });
+        return;
+      case 'selectStage':
+        this.selectStage(m.stage);
         return;
       case 'command':
         if (m.command === 'retry') void this.inspect();
@@ -294,6 +306,19 @@ export class PanelController implements Disposable {
     } finally {
       if (this.anatomyRun === ac) this.anatomyRun = undefined;
     }
+  }
+
+  /** Windowed models: shows another stage (the same inspection; its arrays are already here). */
+  private selectStage(stage: number): void {
+    const stages = this.inspection?.summary.stages;
+    if (!this.inspection || !this.payload || !stages || stage >= stages.length) {
+      this.deps.log(`ignored selectStage ${stage}: ${stages ? `the model has ${stages.length} stages` : 'not a windowed model'}`);
+      return;
+    }
+    this.stage = stage;
+    const { cnn, cnnError } = this.payload;
+    this.payload = { ...toPayload(this.imagePath, this.inspection, cnn, cnnError, this.deps.settings(), ++this.payloads, stage), settings: this.payload.settings };
+    if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
   }
 
   postSettings(settings: EffectiveSettings): void {

@@ -36,6 +36,12 @@ export function summaryMarkdown(s: ModelSummary): string {
     '| --- | --- | --- | --- |',
     ...s.attentionNodes.map((a) => `| \`${a.node}\` | \`${a.scores}\` | \`${a.probs}\` | ${a.layout} |`),
   ];
+  if (s.stages) {
+    // A windowed model: the table above is stage 1's; every stage here.
+    lines.push('', '## Stages (windowed attention)', '', 'The table above describes stage 1.', '',
+      '| Stage | Grid | Window | Blocks | Heads | Shifts |', '| --- | --- | --- | --- | --- | --- |',
+      ...s.stages.map((st, i) => `| ${i + 1} | ${st.grid[0]}×${st.grid[1]} | ${st.window[0]}×${st.window[1]} | ${st.layers} | ${st.heads} | ${st.shifts.map((p) => (p[0] === p[1] ? p[0] : p.join(','))).join(', ')} |`));
+  }
   if (s.notes.length) lines.push('', '## Notes', '', ...s.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
 }

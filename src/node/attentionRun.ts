@@ -86,7 +86,7 @@ export function stackAttention(loaded: SitesOwner, run: AttentionRun) {
       throw new InspectorError('not-a-vit', `${loaded.source.name}: the softmax ${site.node} has shape [${d.join(', ')}], not [batch, heads, tokens, tokens]. Choose a ViT image classifier.`);
     }
     if (heads && (h !== heads || n !== tokens)) {
-      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}); ViT Inspector needs a plain ViT.`);
+      throw new InspectorError('unsupported-model', `${loaded.source.name}: layers differ in heads or tokens (${heads}×${tokens} vs ${h}×${n}) and no Swin-style window partition was found; ViT Inspector reads plain ViTs and Swin-style windowed ViTs.`);
     }
     heads = h;
     tokens = n;
@@ -123,8 +123,9 @@ export async function runWithAttention(
   feeds: Record<string, ort.Tensor>,
   logitsName: string,
   sites: AttentionSite[],
-  opts: { scores?: boolean; allocate?: (n: number) => Float32Array } = {},
+  opts: { scores?: boolean; allocate?: (n: number) => Float32Array; extra?: string[] } = {},
 ): Promise<AttentionRun> {
+  const extra = opts.extra ?? [];
   const withScores = opts.scores !== false;
   const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
   const names = sites.flatMap((s) => (withScores ? [s.scores, s.probs] : [s.probs]));
@@ -137,7 +138,7 @@ export async function runWithAttention(
   const preallocate =
     names.every((n) => float32.get(n)) &&
     dims.every(isStatic) &&
-    new Set([logitsName, ...names]).size === names.length + 1 &&
+    new Set([logitsName, ...names, ...extra]).size === names.length + extra.length + 1 &&
     (!withScores || sites.every((s, i) => { const d = shapes.get(s.scores); return isStatic(d) && size(d) === size(dims[i] as number[]); }));
   if (preallocate) {
     const shape = dims as number[][];
@@ -145,6 +146,7 @@ export async function runWithAttention(
     const attention = allocate(total);
     const scores = withScores ? allocate(total) : new Float32Array(0);
     const fetches: Record<string, ort.Tensor | null> = { [logitsName]: null };
+    for (const e of extra) fetches[e] = null;
     let offset = 0;
     sites.forEach((s, i) => {
       const n = size(shape[i]);
@@ -153,9 +155,9 @@ export async function runWithAttention(
       offset += n;
     });
     const outputs = await session.run(feeds, fetches);
-    return { outputs: { [logitsName]: outputs[logitsName] }, attention, scores, dims: shape };
+    return { outputs: Object.fromEntries([logitsName, ...extra].map((e) => [e, outputs[e]])), attention, scores, dims: shape };
   }
-  const outputs = await session.run(feeds, [...new Set([logitsName, ...names])]);
+  const outputs = await session.run(feeds, [...new Set([logitsName, ...names, ...extra])]);
   return {
     outputs,
     attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),

@@ -17,10 +17,12 @@ import { parseOnnx, resolveExternalData } from './onnx/parse';
 import { exposeFusedAttention } from './onnx/fusedAttention';
 import { checkModelSize, sizeLimit } from './modelSize';
 import { EMBEDDING_NOTE, isEmbeddingOutput } from './outputKind';
-import { withExtraOutputs, withKeyMask } from './onnx/surgery';
+import { shapeProbeName, withExtraOutputs, withKeyMask, withShapeProbes } from './onnx/surgery';
+import { findWindowSites, probedTensors, windowGeometry, type WindowSite } from './windowSites';
+import { denseStages } from '../shared/windows';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
-import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport } from '../shared/types';
+import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport, StageAttention, StageSummary } from '../shared/types';
 import { ArrayPool, headsTokens, outputElemType, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
 import { float32ToHalf } from './float16';
 import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
@@ -36,6 +38,8 @@ interface LoadedModel {
   source: ModelSource;
   model: OnnxModel;
   sites: AttentionSite[];
+  /** Windowed models (Swin): each site's window partition; null for plain ViTs. */
+  windows: WindowSite[] | null;
   inputName: string;
   channelsLast: boolean; // the input is NHWC [1, H, W, 3] (TensorFlow/Keras exports) rather than NCHW
   halfInput: boolean; // the input is float16 (fp16 exports): pixels are fed as float16
@@ -64,6 +68,9 @@ export class Engine {
     const tPre = performance.now();
     progress('Running the model…');
     const masked = req.maskedTokens ?? [];
+    if (masked.length > 0 && loaded.windows) {
+      throw new InspectorError('unsupported-model', `Masking tokens is not available for windowed models such as ${loaded.source.name}: each block attends within its own shifted windows. Clear the mask to see its attention.`);
+    }
     if (masked.length > 0 && !loaded.summary) {
       // The mask needs the token count, which the first plain run tells.
       const first = await this.run(loaded, input, []);
@@ -74,8 +81,10 @@ export class Engine {
     const tRun = performance.now();
 
     const logits = toFloat32(outputs.outputs[loaded.logitsName], loaded.logitsName);
-    const { attention, scores, heads, tokens } = stackAttention(loaded, outputs);
-    const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens));
+    const windowed = loaded.windows ? this.stages(loaded, outputs) : null;
+    const tWindows = performance.now();
+    const { attention, scores, heads, tokens } = windowed ? windowed.first : stackAttention(loaded, outputs);
+    const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens, windowed?.summaries));
     if (summary.heads !== heads || summary.tokens !== tokens) {
       throw new InspectorError('unsupported-model', `${loaded.source.name} changed its attention shape between runs; export it with a fixed input size.`);
     }
@@ -89,7 +98,8 @@ export class Engine {
       modelImage: image.model,
       preview: image.preview,
       maskedTokens: [...masked],
-      timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, total: performance.now() - t0 },
+      ...(windowed ? { stages: windowed.stages } : {}),
+      timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, ...(windowed ? { windows: tWindows - tRun } : {}), total: performance.now() - t0 },
     };
   }
 
@@ -100,6 +110,24 @@ export class Engine {
    */
   recycle(inspection: Pick<Inspection, 'attention' | 'scores'>): void {
     this.spare.give(inspection.attention, inspection.scores);
+  }
+
+  /**
+   * A windowed model's run made dense per stage (shapes of the windows and padding read from the run's
+   * Shape probes). The windowed arrays go back to the pool; stage 1 stands for the model's attention.
+   */
+  private stages(loaded: LoadedModel, run: AttentionRun): { summaries: StageSummary[]; stages: StageAttention[]; first: { attention: Float32Array; scores: Float32Array; heads: number; tokens: number } } {
+    const name = loaded.source.name;
+    const shapes = new Map<string, number[]>();
+    for (const t of probedTensors(loaded.windows!)) {
+      const v = run.outputs[shapeProbeName(t)];
+      if (v) shapes.set(t, Array.from(v.data as BigInt64Array, Number));
+    }
+    const geometries = loaded.windows!.map((w) => windowGeometry(w, shapes, name));
+    const { summaries, stages } = denseStages(run.attention, run.scores, run.dims, geometries);
+    this.spare.give(run.attention, run.scores);
+    const [rows, cols] = summaries[0].grid;
+    return { summaries, stages, first: { ...stages[0], heads: summaries[0].heads, tokens: rows * cols } };
   }
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
@@ -127,6 +155,7 @@ export class Engine {
     const unfused = exposeFusedAttention(model, source.name);
     if (unfused) model = parseOnnx(unfused, source.name);
     const sites = findAttention(model);
+    const windows = findWindowSites(model, sites, source.name);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
     if (input.elemType !== ElemType.FLOAT && input.elemType !== ElemType.FLOAT16) {
@@ -137,11 +166,12 @@ export class Engine {
     const modelHW = staticHW(input.dims);
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config, source.preprocessorFile);
     notes.unshift(...source.preprocessorNotes);
-    const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    let exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    if (windows) exposed = withShapeProbes(exposed, probedTensors(windows));
     const session = await createSession(exposed, threads, source.name, modelDir);
     const channelsLast = isChannelsLast(input.dims);
     if (embedding) notes.push(EMBEDDING_NOTE(logitsName));
-    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, halfInput: input.elemType === ElemType.FLOAT16, logitsName, embedding, prep, notes, threads, session };
+    const loaded: LoadedModel = { key, signature, source, model, sites, windows, inputName: input.name, channelsLast, halfInput: input.elemType === ElemType.FLOAT16, logitsName, embedding, prep, notes, threads, session };
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -183,7 +213,8 @@ export class Engine {
         : maskType === ElemType.DOUBLE ? new ort.Tensor('float64', Float64Array.from(mask), [1, n]) : new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take }));
+      const extra = loaded.windows ? probedTensors(loaded.windows).map(shapeProbeName) : [];
+      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take, extra }));
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
@@ -195,16 +226,22 @@ export class Engine {
     }
   }
 
-  private summarise(loaded: LoadedModel, heads: number, tokens: number): ModelSummary {
+  private summarise(loaded: LoadedModel, heads: number, tokens: number, stages?: StageSummary[]): ModelSummary {
     const { model, source, prep } = loaded;
     const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
+    if (stages && (layout.layout.grid[0] !== stages[0].grid[0] || layout.layout.grid[1] !== stages[0].grid[1])) {
+      // No patch Conv matched stage 1's grid: the grid the windows were laid out on is the truth.
+      const [rows, cols] = stages[0].grid;
+      layout.layout = { ...layout.layout, grid: [rows, cols], prefixTokens: [], tokens: rows * cols,
+        patchSize: [Math.round(prep.size[0] / rows), Math.round(prep.size[1] / cols)] };
+    }
     const dModel = layout.dModel ?? 0;
     let parameters = 0;
     for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
     return {
       name: source.name,
       path: source.onnxPath,
-      layers: loaded.sites.length,
+      layers: stages ? stages[0].layers : loaded.sites.length,
       heads,
       dModel,
       headDim: dModel && heads ? dModel / heads : 0,
@@ -217,6 +254,7 @@ export class Engine {
       attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
       notes: loaded.notes,
       ...(loaded.embedding ? { embedding: true } : {}),
+      ...(stages ? { stages } : {}),
     };
   }
 }

@@ -17,6 +17,8 @@ export interface InspectionPayload {
   /** The original image scaled to at most 512 px on its long side, RGBA, for display. */
   preview: { width: number; height: number; rgba: Uint8Array };
   summary: ModelSummary;
+  /** Windowed models (summary.stages): the stage on show (0-based); summary, attention and scores are that stage's. */
+  stage?: number;
   predictions: Prediction[];
   /** [layers, heads, tokens, tokens] softmax probabilities. The softmax inputs (scores) are not sent with it: only the scaling view needs them, and it asks (needScores). */
   attention: Float32Array;
@@ -46,6 +48,8 @@ export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'runMasked'; maskedTokens: number[] }
   | { type: 'needScores'; id: number }
+  /** Windowed models: show stage `stage` (0-based); the host answers with that stage's inspection payload. */
+  | { type: 'selectStage'; stage: number }
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
   | { type: 'painted'; what: 'heads' | 'first'; ms: number }
   /** The Anatomy view: take head `head` of layer `layer` apart for token `query` (0-based), for inspection `id`. */
@@ -85,6 +89,8 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
     }
     case 'needScores':
       return Number.isSafeInteger(m.id) ? { type: 'needScores', id: m.id as number } : null;
+    case 'selectStage':
+      return Number.isInteger(m.stage) && (m.stage as number) >= 0 && (m.stage as number) < 64 ? { type: 'selectStage', stage: m.stage as number } : null;
     case 'command':
       return typeof m.command === 'string' && commands.has(m.command)
         ? { type: 'command', command: m.command as Extract<WebviewToHost, { type: 'command' }>['command'] }

@@ -28,6 +28,26 @@ export interface ModelSummary {
   notes: string[]; // e.g. 'no preprocessor_config.json: mean/std 0.5 assumed'
   /** True when the model outputs an embedding, not classes (a CLIP image tower): predictions are empty. */
   embedding?: boolean;
+  /**
+   * Windowed, hierarchical models (Swin): one entry per stage, in order. Then layers, heads, tokens and
+   * layout describe stage 1, and Inspection.attention/scores hold stage 1 (Inspection.stages holds them all).
+   */
+  stages?: StageSummary[];
+}
+
+/** One stage of a windowed model: its blocks attend within windows of its own token grid. */
+export interface StageSummary {
+  layers: number;
+  heads: number;
+  grid: [number, number]; // the stage's token grid [rows, cols] (patch merging halves it between stages)
+  window: [number, number]; // [rows, cols] of one window
+  shifts: [number, number][]; // each block's cyclic shift [rows, cols] (0, 0 when not shifted)
+}
+
+/** One stage's attention, dense over its grid in raster order: zero (probabilities) or -Infinity (scores) across windows. */
+export interface StageAttention {
+  attention: Float32Array; // [layers, heads, N, N], N = grid rows × cols
+  scores: Float32Array; // same shape; empty when not asked for
 }
 
 /** How an image becomes the input tensor (from preprocessor_config.json, or defaults). */
@@ -62,6 +82,8 @@ export interface Inspection {
   /** The original image (EXIF-rotated, alpha flattened) scaled to at most 512 px on its long side, RGBA. */
   preview: { width: number; height: number; rgba: Uint8Array };
   maskedTokens: number[];
+  /** Windowed models: every stage's dense attention (stages[0] is attention/scores above). */
+  stages?: StageAttention[];
   timings: Record<string, number>; // milliseconds: preprocess, run, ...
 }
 

@@ -3,6 +3,7 @@ import { app, dims, query } from '../app';
 import { tokenName } from '../logic/geometry';
 import { headIndex, isHeadEnabled } from '../logic/state';
 import { h } from '../dom/skeleton';
+import { maskingUnavailable } from './stages';
 
 /** Fills the query picker and the sliders' ranges for a new payload. */
 export function setupControls(): void {
@@ -52,5 +53,5 @@ export function updateControls(): void {
   const off = state.disabledHeads.length;
   els.headsLabel.textContent = `Cursor: layer ${state.cursor.layer + 1}, head ${state.cursor.head + 1}${isHeadEnabled(state, headIndex(d, state.cursor.layer, state.cursor.head)) ? '' : ' (off)'} · ${off} head${off === 1 ? '' : 's'} switched off`;
   els.maskCount.textContent = `${state.maskedTokens.length} patch${state.maskedTokens.length === 1 ? '' : 'es'} masked`;
-  els.runMasked.toggleAttribute('disabled', state.maskedTokens.length === 0);
+  els.runMasked.toggleAttribute('disabled', state.maskedTokens.length === 0 || maskingUnavailable());
 }

@@ -5,6 +5,7 @@ import { headIndex, isHeadEnabled } from '../logic/state';
 import { drawContour, shadeOutside } from '../dom/draw';
 import { invalidate } from '../schedule';
 import { currentLayerMap, drawImageWithMap } from './imageMap';
+import { stageSuffix } from './stages';
 
 export function paintPatches(): void {
   const { els } = app;
@@ -44,7 +45,7 @@ export function scheduleRollout(): void {
     if (!analysis) return;
     const t0 = performance.now();
     analysis.rolloutJoint(state);
-    app.els.rolloutStatus.textContent = `Rollout over ${dims()!.layers} layers (${state.fusion} fusion, discard ${state.discardRatio.toFixed(2)}) in ${Math.round(performance.now() - t0)} ms.`;
+    app.els.rolloutStatus.textContent = `Rollout over ${dims()!.layers} layers (${state.fusion} fusion, discard ${state.discardRatio.toFixed(2)}) in ${Math.round(performance.now() - t0)} ms${stageSuffix()}.`;
     invalidate('rollout');
   }, 120);
 }

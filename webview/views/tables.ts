@@ -2,6 +2,7 @@
 import type { Prediction } from '../../src/shared/types';
 import { app } from '../app';
 import { h } from '../dom/skeleton';
+import { stageLabel } from './stages';
 
 export function renderPredictions(t: HTMLTableElement, preds: Prediction[]): void {
   if (preds.length === 0) {
@@ -35,6 +36,7 @@ export function renderSummary(): void {
     ['Final size', `${pp.size[0]}×${pp.size[1]}`], ['Rescale', String(pp.rescaleFactor)],
     ['Mean', pp.mean.map((v) => v.toFixed(3)).join(', ')], ['Std', pp.std.map((v) => v.toFixed(3)).join(', ')],
     ['Attention nodes', String(s.attentionNodes.length)],
+    ...(s.stages ? s.stages.map((st, i): [string, string] => [`Stage ${i + 1}`, stageLabel(st, i).replace(/^Stage \d+: /, '')]) : []),
   ];
   app.els.summary.replaceChildren(
     h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v))),

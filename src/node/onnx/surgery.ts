@@ -120,3 +120,24 @@ function maskInput(name: string, elemType: number): ProtoWriter {
   const tensor = new ProtoWriter().varint(1, elemType).bytes(2, shape);
   return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, tensor));
 }
+
+/** Name of the output that holds the shape of `tensor` (added by withShapeProbes). */
+export function shapeProbeName(tensor: string): string {
+  return `vit_inspector_shape/${tensor}`;
+}
+
+/**
+ * `bytes` (a model, possibly edited already) with a Shape node and a graph output for each of `tensors`:
+ * run-time sizes where the graph computes them (Swin's padded maps and windows). The nodes are appended
+ * after every other node, so the node list stays topologically sorted.
+ */
+export function withShapeProbes(bytes: Uint8Array, tensors: string[]): Uint8Array {
+  if (tensors.length === 0) return bytes;
+  const graph = new ProtoWriter();
+  for (const t of tensors) {
+    const out = shapeProbeName(t);
+    graph.bytes(1, new ProtoWriter().string(1, t).string(2, out).string(3, out).string(4, 'Shape'));
+  }
+  for (const t of tensors) graph.bytes(12, namedValueInfo(shapeProbeName(t)));
+  return concat([bytes, new ProtoWriter().bytes(7, graph).finish()]);
+}

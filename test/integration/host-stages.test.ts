@@ -1,0 +1,145 @@
+/**
+ * A windowed model (Swin, from transformers) in the panel's host logic with the real inference process: the
+ * panel is sent one stage at a time as a plain ViT over that stage's grid, switching stages needs no new run,
+ * each stage's attention is the library's (test/fixtures/families/swin_hf), its scores give back its
+ * probabilities, and masking is refused in one line.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { InferenceClient } from '../../src/node/inferenceClient';
+import { decodeNpy } from '../../src/node/npy';
+import { PanelController, type ClientLike, type PanelDeps } from '../../src/host/panelController';
+import { readSettings, type ConfigLike } from '../../src/host/settings';
+import { summaryMarkdown } from '../../src/host/summary';
+import { parseWebviewMessage, type HostToWebview } from '../../src/shared/protocol';
+import { REPO, maxAbsDiff } from '../helpers/fixtures';
+
+const WORKER = join(REPO, 'dist', 'worker.js');
+const SWIN = join(REPO, 'test', 'fixtures', 'families', 'swin_hf');
+const stageRef = (s: number) => decodeNpy(readFileSync(join(SWIN, `attention-stage${s}.npy`)));
+
+let client: InferenceClient;
+before(() => {
+  assert.ok(existsSync(WORKER), `${WORKER} is missing: run npm run build first`);
+  client = new InferenceClient({ workerPath: WORKER, log: () => {} });
+});
+after(() => client?.dispose());
+
+class Port {
+  readonly posted: HostToWebview[] = [];
+  private listener: ((m: unknown) => void) | undefined;
+  private waiters: { type: string; resolve: (m: any) => void }[] = [];
+  postMessage(m: HostToWebview) {
+    this.posted.push(m);
+    for (const w of [...this.waiters]) if (w.type === m.type) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve(m);
+    }
+    return Promise.resolve(true);
+  }
+  onDidReceiveMessage(l: (m: unknown) => void) {
+    this.listener = l;
+    return { dispose: () => (this.listener = undefined) };
+  }
+  send(m: unknown) {
+    this.listener?.(m);
+  }
+  next<T extends HostToWebview['type']>(type: T, timeoutMs = 60_000): Promise<Extract<HostToWebview, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${type} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ type, resolve: (m) => { clearTimeout(t); resolve(m); } });
+    });
+  }
+}
+
+describe('a Swin in the panel', () => {
+  const port = new Port();
+  const log: string[] = [];
+  let requests = 0;
+  const cfg: ConfigLike = {
+    get: <T>(k: string) => (k === 'model' ? SWIN : undefined) as T,
+    inspect: <T>(k: string) => ({ defaultValue: undefined, ...(k === 'model' ? { globalValue: SWIN } : {}) }) as { globalValue?: T },
+  };
+  const spy: ClientLike = {
+    inspect: (req, o) => {
+      requests++;
+      return client.inspect(req, o);
+    },
+    receptiveFields: (p, o) => client.receptiveFields(p, o),
+  };
+  const deps: PanelDeps = {
+    client: () => spy,
+    settings: () => readSettings(cfg, true),
+    models: () => ({ vit: SWIN, cnn: '' }),
+    log: (l) => log.push(l),
+    withProgress: (_title, _quiet, task) => task(new AbortController().signal, () => {}),
+    showError: () => {},
+    runCommand: () => {},
+  };
+  const panel = new PanelController(join(SWIN, 'image.png'), port, deps);
+  after(() => panel.dispose());
+  let firstId = 0;
+
+  test('the first payload is stage 1: its grid, layers and heads, and its dense attention as transformers gives it', async () => {
+    const got = port.next('inspection');
+    port.send({ type: 'ready' });
+    const { payload } = await got;
+    const s = payload.summary;
+    assert.equal(payload.stage, 0);
+    assert.equal(s.stages?.length, 2);
+    assert.deepEqual([s.layers, s.heads, s.tokens, s.layout.grid, s.layout.prefixTokens], [2, 2, 64, [8, 8], []]);
+    const ref = stageRef(1);
+    assert.ok(maxAbsDiff(payload.attention, ref.data) < 1e-4);
+    firstId = payload.id;
+    // Show Model Summary lists every stage
+    const md = summaryMarkdown(s);
+    assert.match(md, /## Stages \(windowed attention\)/);
+    assert.match(md, /\| 1 \| 8×8 \| 4×4 \| 2 \| 2 \| 0, 2 \|/);
+    assert.match(md, /\| 2 \| 4×4 \| 4×4 \| 2 \| 4 \| 0, 0 \|/);
+  });
+
+  test('selectStage 2: the same run, shown over stage 2\'s 4×4 grid with its 4 heads', async () => {
+    const got = port.next('inspection');
+    port.send({ type: 'selectStage', stage: 1 });
+    const { payload } = await got;
+    const s = payload.summary;
+    assert.equal(payload.stage, 1);
+    assert.notEqual(payload.id, firstId);
+    assert.deepEqual([s.layers, s.heads, s.tokens, s.layout.grid], [2, 4, 16, [4, 4]]);
+    assert.deepEqual(s.layout.patchSize, [8, 8], 'each stage-2 token covers 8×8 input pixels');
+    assert.ok(maxAbsDiff(payload.attention, stageRef(2).data) < 1e-4);
+    assert.equal(requests, 1, 'no new inference');
+
+    // its scores, dense with -Infinity across windows, give back its probabilities
+    const scores = port.next('scores');
+    port.send({ type: 'needScores', id: payload.id });
+    const sc = (await scores).scores;
+    assert.equal(sc.length, payload.attention.length);
+    const row = Array.from(sc.subarray(0, 16));
+    const max = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    assert.ok(maxAbsDiff(e.map((v) => v / sum), payload.attention.subarray(0, 16)) < 1e-5);
+  });
+
+  test('a stage the model does not have, or a malformed one, is ignored and logged', async () => {
+    const before = port.posted.length;
+    port.send({ type: 'selectStage', stage: 5 });
+    port.send({ type: 'selectStage', stage: -1 });
+    port.send({ type: 'selectStage', stage: 1.5 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(port.posted.length, before);
+    assert.ok(log.some((l) => /ignored selectStage 5: the model has 2 stages/.test(l)));
+    assert.equal(parseWebviewMessage({ type: 'selectStage', stage: '1' }, 16), null);
+  });
+
+  test('masking is refused with one line', async () => {
+    const got = port.next('error');
+    port.send({ type: 'runMasked', maskedTokens: [1] });
+    const err = await got;
+    assert.match(err.message, /^Masking tokens is not available for windowed models/);
+    assert.doesNotMatch(err.message, /\n/);
+  });
+});
