@@ -207,7 +207,7 @@ export class Engine {
  * The parsed model. Where its weights were left in the file and the graph does not parse, the whole file
  * is parsed instead, so that the message names what is wrong with the file (where it was cut, say).
  */
-async function parseSource(source: ModelSource): Promise<OnnxModel> {
+export async function parseSource(source: ModelSource): Promise<OnnxModel> {
   try {
     return parseOnnx(source.bytes, source.name);
   } catch (e) {
@@ -230,7 +230,7 @@ async function fileSignature(modelPath: string): Promise<string> {
  * refuses absolute paths, '..' and symlinks out) and exist; with them, the model must stay under the size
  * limit. Checked before onnxruntime sees the model, so nothing outside the folder is ever opened.
  */
-function checkExternalData(model: OnnxModel, modelDir: string, name: string, maxModelMB = 2048): void {
+export function checkExternalData(model: OnnxModel, modelDir: string, name: string, maxModelMB = 2048): void {
   const files = new Set<string>();
   for (const t of model.graph.initializers.values()) if (t.external) files.add(resolveExternalData(modelDir, t.external.location));
   let total = model.bytes.length;
@@ -251,18 +251,18 @@ function checkExternalData(model: OnnxModel, modelDir: string, name: string, max
  * distilled DeiT has logits, cls_logits, distillation_logits), else the first output that is not an attention
  * softmax's input or output (graphs exported with their attentions as outputs may list those first).
  */
-function pickLogits(model: OnnxModel, sites: AttentionSite[]): string {
+export function pickLogits(model: OnnxModel, sites: AttentionSite[]): string {
   const outs = model.graph.outputs;
   const attention = new Set(sites.flatMap((s) => [s.scores, s.probs]));
   return (outs.find((o) => o.name === 'logits') ?? outs.find((o) => /logits/i.test(o.name)) ?? outs.find((o) => !attention.has(o.name)) ?? outs[0]).name;
 }
 
 /** NHWC: a 4-D input whose last axis is 3 and whose axis 1 is not (TensorFlow/Keras models via tf2onnx). */
-function isChannelsLast(dims: (number | string | null)[] | null): boolean {
+export function isChannelsLast(dims: (number | string | null)[] | null): boolean {
   return !!dims && dims.length === 4 && dims[3] === 3 && dims[1] !== 3;
 }
 
-function staticHW(dims: (number | string | null)[] | null): [number, number] | null {
+export function staticHW(dims: (number | string | null)[] | null): [number, number] | null {
   if (!dims || dims.length !== 4) return null;
   const [h, w] = isChannelsLast(dims) ? dims.slice(1, 3) : dims.slice(2);
   return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
