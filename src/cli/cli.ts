@@ -5,6 +5,7 @@
  * what is wrong and what to do.
  */
 import { isInspectorError, InspectorError } from '../shared/errors';
+import * as explain from './explain';
 import * as inspect from './inspect';
 import * as rf from './rf';
 
@@ -12,6 +13,7 @@ import * as rf from './rf';
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   inspect: { usage: inspect.usage, run: inspect.inspectCommand },
   rf: { usage: rf.usage, run: rf.rfCommand },
+  explain: { usage: explain.usage, run: explain.explainCommand },
 };
 
 const USAGE = `Usage:
