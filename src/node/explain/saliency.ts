@@ -62,40 +62,47 @@ function probabilities(logits: ort.Tensor, target: number, n: number, into: Floa
 
 /** The ViT's class-specific map over its patch grid (TIS), [rows · cols]. */
 export async function tisMap(m: VitModel, image: Float32Array, target: number, opts: SamplingOptions = {}): Promise<{ map: Float32Array; passes: number }> {
+  const cells = m.layout.grid[0] * m.layout.grid[1];
+  const masks = samplingMasks(cells, opts.passes ?? DEFAULT_PASSES, opts.keep ?? 0.5, opts.seed ?? 0);
+  const scores = new Float32Array(masks.length);
+  await runPasses(m, masks.length, (start, b) => ({
+    ...tokenMaskFeeds(m, masks.slice(start, start + b)),
+    [m.inputName]: inputTensor(m, Array(b).fill(image), b),
+  }), [m.logitsName], (out, start, b) => probabilities(out[m.logitsName], target, b, scores, start), opts);
+  return { map: samplingEstimate(masks, scores, cells), passes: masks.length };
+}
+
+/**
+ * The feeds that leave out, for batch item i, the patch tokens where masks[i] is 0: −∞ on their keys in every
+ * attention, and weight 0 in a mean pool (the pool's mean then runs over the kept tokens only).
+ */
+export function tokenMaskFeeds(m: VitModel, masks: Uint8Array[]): Record<string, ort.Tensor> {
   const [rows, cols] = m.layout.grid;
   const cells = rows * cols;
   const prefix = m.layout.prefixTokens.length;
   const n = m.layout.tokens;
-  const masks = samplingMasks(cells, opts.passes ?? DEFAULT_PASSES, opts.keep ?? 0.5, opts.seed ?? 0);
-  const scores = new Float32Array(masks.length);
+  const b = masks.length;
   const perItem = m.siteRank === 4 ? 1 : m.heads; // [B·H, 1, N] masks repeat per head
-  await runPasses(m, masks.length, (start, b) => {
-    const key = new Float32Array(b * perItem * n);
-    const weight = new Float32Array(b * m.pooled);
-    const scale = new Float32Array(b);
-    for (let i = 0; i < b; i++) {
-      const mask = masks[start + i];
-      for (let h = 0; h < perItem; h++) for (let c = 0; c < cells; c++) if (!mask[c]) key[(i * perItem + h) * n + prefix + c] = -Infinity;
-      let sum = 0;
-      for (let p = 0; p < m.pooled; p++) {
-        const token = n - m.pooled + p;
-        const w = token < prefix || mask[token - prefix] ? 1 : 0;
-        weight[i * m.pooled + p] = w;
-        sum += w;
-      }
-      scale[i] = sum > 0 ? m.pooled / sum : 0;
+  const key = new Float32Array(b * perItem * n);
+  const weight = new Float32Array(b * m.pooled);
+  const scale = new Float32Array(b);
+  masks.forEach((mask, i) => {
+    for (let h = 0; h < perItem; h++) for (let c = 0; c < cells; c++) if (!mask[c]) key[(i * perItem + h) * n + prefix + c] = -Infinity;
+    let sum = 0;
+    for (let p = 0; p < m.pooled; p++) {
+      const token = n - m.pooled + p;
+      const w = token < prefix || mask[token - prefix] ? 1 : 0;
+      weight[i * m.pooled + p] = w;
+      sum += w;
     }
-    const feeds: Record<string, ort.Tensor> = {
-      [m.inputName]: inputTensor(m, Array(b).fill(image), b),
-      [KEY_MASK_INPUT]: new ort.Tensor('float32', key, m.siteRank === 4 ? [b, 1, 1, n] : [b * perItem, 1, n]),
-    };
-    if (m.pool) {
-      feeds[POOL_WEIGHT_INPUT] = new ort.Tensor('float32', weight, [b, m.pooled, 1]);
-      feeds[POOL_SCALE_INPUT] = new ort.Tensor('float32', scale, m.pool.keepdims ? [b, 1, 1] : [b, 1]);
-    }
-    return feeds;
-  }, [m.logitsName], (out, start, b) => probabilities(out[m.logitsName], target, b, scores, start), opts);
-  return { map: samplingEstimate(masks, scores, cells), passes: masks.length };
+    scale[i] = sum > 0 ? m.pooled / sum : 0;
+  });
+  const feeds: Record<string, ort.Tensor> = { [KEY_MASK_INPUT]: new ort.Tensor('float32', key, m.siteRank === 4 ? [b, 1, 1, n] : [b * perItem, 1, n]) };
+  if (m.pool) {
+    feeds[POOL_WEIGHT_INPUT] = new ort.Tensor('float32', weight, [b, m.pooled, 1]);
+    feeds[POOL_SCALE_INPUT] = new ort.Tensor('float32', scale, m.pool.keepdims ? [b, 1, 1] : [b, 1]);
+  }
+  return feeds;
 }
 
 /** The CNN's class-specific map over `grid` (RISE with the same masks), [rows · cols]. */
