@@ -28,6 +28,8 @@ export interface ExplainRequest {
   batchSize?: number;
   threads?: number;
   erf?: boolean; // default true
+  /** Score only these maps (default: every map). */
+  scoreMaps?: string[];
   maxModelMB?: number;
 }
 
@@ -125,6 +127,7 @@ async function explainOne(m: ExplainModel, image: Float32Array, grid: Grid, req:
   maps.random = randomMap(cells, RANDOM_SEED);
   const scores: Record<string, FaithfulnessScore> = {};
   for (const [name, map] of Object.entries(maps)) {
+    if (req.scoreMaps && !req.scoreMaps.includes(name)) continue;
     scores[name] = await faithfulness(m, image, grid, map, step, target, { ...opts, onPasses: report(`deletion and insertion of ${name}`) });
   }
   const tFaith = performance.now();
