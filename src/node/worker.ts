@@ -3,18 +3,21 @@
  * request at a time, and answers every request with a result or a one-line error.
  */
 import { Engine } from './engine';
+import { explain } from './explain/explain';
 import { isInspectorError } from '../shared/errors';
 import type { WorkerRequest, WorkerResponse } from './workerProtocol';
 
 const engine = new Engine();
 let queue: Promise<void> = Promise.resolve();
+/** Requests that can be stopped between onnxruntime runs, by id. */
+const cancellable = new Map<number, AbortController>();
 
 function send(message: WorkerResponse): void {
   process.send?.(message);
 }
 
 async function handle(req: WorkerRequest): Promise<void> {
-  const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
+  const progress = (message: string, fraction?: number) => send({ id: req.id, kind: 'progress', message, fraction });
   try {
     switch (req.kind) {
       case 'inspect': {
@@ -25,6 +28,18 @@ async function handle(req: WorkerRequest): Promise<void> {
       }
       case 'receptiveFields':
         send({ id: req.id, kind: 'receptiveFields', result: await engine.receptiveFields(req.modelPath, req.maxModelMB) });
+        break;
+      case 'explain': {
+        const controller = new AbortController();
+        cancellable.set(req.id, controller);
+        try {
+          send({ id: req.id, kind: 'explain', result: await explain(req.request, progress, controller.signal) });
+        } finally {
+          cancellable.delete(req.id);
+        }
+        break;
+      }
+      case 'cancel':
         break;
       case 'crash':
         if (req.how === 'abort') process.abort();
@@ -45,6 +60,10 @@ function firstLine(s: string): string {
 }
 
 process.on('message', (req: WorkerRequest) => {
+  if (req.kind === 'cancel') {
+    cancellable.get(req.target)?.abort();
+    return;
+  }
   queue = queue.then(() => handle(req));
 });
 // The parent is gone (host reloaded or crashed): do not linger.

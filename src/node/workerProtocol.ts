@@ -1,6 +1,7 @@
 /** Messages between the inference client (host or CLI) and the inference child process (dist/worker.js). */
 import type { ErrorCode } from '../shared/errors';
 import type { Inspection, ReceptiveFieldReport } from '../shared/types';
+import type { ExplainRequest, Explanation } from './explain/explain';
 
 export interface InspectRequest {
   modelPath: string; // .onnx file or Hugging Face style folder
@@ -14,10 +15,14 @@ export interface InspectRequest {
 export type WorkerRequest =
   | { id: number; kind: 'inspect'; request: InspectRequest }
   | { id: number; kind: 'receptiveFields'; modelPath: string; maxModelMB?: number }
-  | { id: number; kind: 'crash'; how: 'exit' | 'abort' }; // test hook: makes the child die like a native crash
+  | { id: number; kind: 'crash'; how: 'exit' | 'abort' } // test hook: makes the child die like a native crash
+  | { id: number; kind: 'explain'; request: ExplainRequest }
+  /** Stops request `target` at its next onnxruntime run (handled at once, not queued behind it). */
+  | { id: number; kind: 'cancel'; target: number };
 
 export type WorkerResponse =
-  | { id: number; kind: 'progress'; message: string }
+  | { id: number; kind: 'progress'; message: string; fraction?: number }
+  | { id: number; kind: 'explain'; result: Explanation }
   | { id: number; kind: 'inspect'; result: Inspection }
   | { id: number; kind: 'receptiveFields'; result: ReceptiveFieldReport }
   | { id: number; kind: 'error'; code: ErrorCode | 'internal'; message: string };
