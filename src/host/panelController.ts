@@ -10,6 +10,8 @@ import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { InspectRequest } from '../node/workerProtocol';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
 import { panelSettings, type EffectiveSettings } from './settings';
+import { ExplainRunner } from './explainHost';
+import type { ExplainRequest, Explanation } from '../shared/explainTypes';
 
 export interface Disposable {
   dispose(): void;
@@ -25,6 +27,7 @@ export interface WebviewPort {
 export interface ClientLike {
   inspect(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<Inspection>;
   receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
+  explain?(req: ExplainRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string, fraction?: number) => void }): Promise<Explanation>;
 }
 
 export type ErrorAction = 'selectModel' | 'selectCnn' | 'retry';
@@ -129,9 +132,20 @@ export class PanelController implements Disposable {
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
   private disposed = false;
+  private readonly explainer: ExplainRunner;
 
   constructor(readonly imagePath: string, private readonly port: WebviewPort, private readonly deps: PanelDeps) {
     this.subscription = port.onDidReceiveMessage((m) => this.onMessage(m));
+    this.explainer = new ExplainRunner({
+      explain: (req, opts) => {
+        const client = this.deps.client();
+        if (!client.explain) return Promise.reject(new InspectorError('inference-failed', 'This inference client cannot explain.'));
+        return client.explain(req, opts);
+      },
+      withProgress: (title, quiet, task) => this.deps.withProgress(title, quiet, task),
+      post: (m) => this.post(m),
+      log: (l) => this.deps.log(l),
+    });
   }
 
   get current(): Inspection | undefined {
@@ -263,6 +277,11 @@ export class PanelController implements Disposable {
       case 'painted':
         this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
         return;
+      case 'explain': {
+        const settings = this.deps.settings();
+        void this.explainer.run(this.imagePath, this.deps.models(), m.target, { threads: settings.threads, maxModelMB: settings.maxModelSizeMB });
+        return;
+      }
     }
   }
 
@@ -285,7 +304,7 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult') return await this.port.postMessage(message);
+      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult' && message.type !== 'explanation') return await this.port.postMessage(message);
       // The big messages: how long VS Code takes to carry them is part of what the user waits for.
       const t0 = Date.now();
       const ok = await this.port.postMessage(message);
@@ -299,6 +318,7 @@ export class PanelController implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.explainer.dispose();
     this.run?.abort();
     this.maskRun?.abort();
     this.subscription.dispose();

@@ -4,6 +4,7 @@
  * Every message from the webview is checked by `parseWebviewMessage` before the host acts on it.
  */
 import type { ModelSummary, Prediction, ReceptiveFieldReport } from './types';
+import type { Explanation } from './explainTypes';
 
 export interface InspectionPayload {
   /** Tells this inspection's later messages (scores) from an earlier one's. */
@@ -36,14 +37,18 @@ export type HostToWebview =
   | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; attention: Float32Array }
   /** Answer to needScores: inspection `id`'s softmax inputs, QK^T / sqrt(d_k), shaped as the attention. */
   | { type: 'scores'; id: number; scores: Float32Array }
-  | { type: 'settings'; settings: PanelSettings };
+  | { type: 'settings'; settings: PanelSettings }
+  /** Answer to `explain`: the class-specific maps, faithfulness and measured ERF, or why there are none. */
+  | { type: 'explanation'; result: Explanation | null; error?: string };
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'runMasked'; maskedTokens: number[] }
   | { type: 'needScores'; id: number }
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
-  | { type: 'painted'; what: 'heads' | 'first'; ms: number };
+  | { type: 'painted'; what: 'heads' | 'first'; ms: number }
+  /** Class-specific maps for class `target` (null: each model's top-1), faithfulness and measured ERF. */
+  | { type: 'explain'; target: number | null };
 
 /** State the webview keeps with getState/setState, restored after a window reload. */
 export interface PanelState {
@@ -86,6 +91,10 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
     case 'painted':
       return (m.what === 'heads' || m.what === 'first') && typeof m.ms === 'number' && Number.isFinite(m.ms)
         ? { type: 'painted', what: m.what, ms: m.ms }
+        : null;
+    case 'explain':
+      return m.target === null || (Number.isInteger(m.target) && (m.target as number) >= 0 && (m.target as number) < 100_000)
+        ? { type: 'explain', target: m.target as number | null }
         : null;
     default:
       return null;

@@ -7,32 +7,13 @@
  * Sides at 20/50/99 % of the total change as RepLKNet reports them (src/shared/erf.ts).
  */
 import { sidesAt } from '../../shared/erf';
+import type { ErfLayer, ErfReport } from '../../shared/explainTypes';
 import { inputTensor, runPasses, unmaskedFeeds, type CnnModel, type RunOptions, type VitModel } from './model';
 import { makeGrid, paintCell, type Grid } from './grid';
 
 export const DELTA = 1;
 
-export interface ErfLayer {
-  depth: number; // 1-based: block ℓ (ViT) or the ℓ-th reported layer (CNN)
-  output: string;
-  op?: string;
-  /** Sides in input pixels at fractions "0.2", "0.5", "0.99" of the total change. */
-  sides: Record<string, number>;
-  /** The theoretical field [height, width] in pixels (ViT: the whole image once attention is global). */
-  theoretical: [number, number];
-  /** The unit's field centre in input pixels [y, x]. */
-  centre: [number, number];
-  /** Σ_channels |Δ| per input cell, [rows · cols]. */
-  map: number[];
-}
-
-export interface ErfReport {
-  unit: string;
-  perturbation: string;
-  cellPx: [number, number];
-  grid: [number, number];
-  layers: ErfLayer[];
-}
+export type { ErfLayer, ErfReport };
 
 /** Base image plus one perturbed copy per cell: passes index 0 = base, 1 + cell = that cell perturbed. */
 function perturbed(image: Float32Array, g: Grid, index: number): Float32Array {

@@ -6,58 +6,17 @@
 import { rollout, rolloutRow } from '../../shared/analytics';
 import { InspectorError } from '../../shared/errors';
 import { FILL, PROTOCOL_TEXT, randomMap } from '../../shared/faithfulness';
-import type { Prediction } from '../../shared/types';
+import type { ExplainRequest, Explanation, FaithfulnessScore, ModelExplanation } from '../../shared/explainTypes';
 import { topK } from '../attentionRun';
 import { loadImage } from '../imageLoad';
 import { toInputTensor } from '../preprocess';
-import { cnnErf, vitErf, type ErfReport } from './erf';
-import { faithfulness, type FaithfulnessScore } from './faithfulness';
+import { cnnErf, vitErf } from './erf';
+import { faithfulness } from './faithfulness';
 import { makeGrid, type Grid } from './grid';
 import { inputTensor, loadExplainModel, openCnn, openVit, runOrExplain, unmaskedFeeds, type ExplainModel, type LoadedForExplain, type VitModel } from './model';
 import { DEFAULT_PASSES, riseMap, tisMap } from './saliency';
 
-export interface ExplainRequest {
-  modelPath: string;
-  cnnPath?: string;
-  image: string | Uint8Array;
-  /** Target class index for both models; default: each model's own top-1. */
-  target?: number;
-  stepPatches?: number;
-  passes?: number;
-  seed?: number;
-  batchSize?: number;
-  threads?: number;
-  erf?: boolean; // default true
-  /** Score only these maps (default: every map). */
-  scoreMaps?: string[];
-  maxModelMB?: number;
-}
-
-export interface FaithfulnessBlock {
-  protocol: { stepPatches: number; fill: string; target: number; targetLabel: string; cells: number; grid: [number, number] } & typeof PROTOCOL_TEXT;
-  maps: Record<string, FaithfulnessScore>;
-}
-
-export interface ModelExplanation {
-  model: string;
-  kind: 'vit' | 'cnn';
-  method: string;
-  passes: number;
-  grid: [number, number];
-  cellPx: [number, number];
-  predictions: Prediction[];
-  target: number;
-  /** Every map over the grid, row-major: classSpecific, random and, for the ViT, attention and rollout. */
-  maps: Record<string, Float32Array>;
-  faithfulness: FaithfulnessBlock;
-  erf: ErfReport | null;
-  timings: Record<string, number>;
-}
-
-export interface Explanation {
-  vit: ModelExplanation;
-  cnn: ModelExplanation | null;
-}
+export type { ExplainRequest, Explanation, FaithfulnessBlock, ModelExplanation } from '../../shared/explainTypes';
 
 export type ExplainProgress = (message: string, fraction?: number) => void;
 
@@ -141,6 +100,8 @@ async function explainOne(m: ExplainModel, image: Float32Array, grid: Grid, req:
       : 'RISE (Petsiuk et al., BMVC 2018) on the ViT’s patch grid: left-out cells set to the fill',
     passes: cls.passes,
     grid: [grid.rows, grid.cols],
+    inputSize: m.prep.size,
+    labels: Array.from({ length: classes }, (_, i) => labels?.[i] ?? `class ${i}`),
     cellPx: [grid.ys[1] - grid.ys[0], grid.xs[1] - grid.xs[0]],
     predictions: topK(logits, labels, 5),
     target,

@@ -3,18 +3,13 @@
  * by forward passes of the plain model: removed cells are set to the fill in input space, for the ViT and the
  * CNN alike, so the scores are comparable across maps and models.
  */
+import type { FaithfulnessScore } from '../../shared/explainTypes';
 import { patchOrder, stepCounts, trapezoid } from '../../shared/faithfulness';
 import { inputTensor, runPasses, unmaskedFeeds, type ExplainModel, type RunOptions } from './model';
 import { keepCells, type Grid } from './grid';
 import { probabilities } from './saliency';
 
-export interface FaithfulnessScore {
-  deletion: number;
-  insertion: number;
-  /** [x, probability] points, x = fraction of patches removed (deletion) or inserted (insertion). */
-  deletionCurve: [number, number][];
-  insertionCurve: [number, number][];
-}
+export type { FaithfulnessScore };
 
 export async function faithfulness(m: ExplainModel, image: Float32Array, grid: Grid, map: Float32Array, stepPatches: number, target: number, opts: RunOptions = {}): Promise<FaithfulnessScore> {
   const cells = grid.rows * grid.cols;
