@@ -22,9 +22,9 @@ export type ExplainProgress = (message: string, fraction?: number) => void;
 
 const RANDOM_SEED = 13;
 
-/** Default step: one patch at a time up to 256 patches, else n / 128 rounded up (≤ 129 points per curve). */
+/** Default step: ⌈n / 64⌉ patches, so at most 65 points per curve (1 for the default 8×8 grid, 4 for ViT-B/16's 14×14). */
 export function defaultStep(cells: number): number {
-  return cells <= 256 ? 1 : Math.ceil(cells / 128);
+  return Math.max(1, Math.ceil(cells / 64));
 }
 
 export async function explain(req: ExplainRequest, progress: ExplainProgress = () => undefined, signal?: AbortSignal): Promise<Explanation> {
