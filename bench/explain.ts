@@ -3,7 +3,7 @@
  * deletion/insertion and the measured ERF, and what batching the passes gains. Not part of `npm run bench`
  * (run it by hand; it prints Markdown rows for BENCHMARKS.md):
  *
- *   node --import tsx bench/explain.ts [--passes N] [--threads T] [VIT.onnx ...]
+ *   node --import tsx bench/explain.ts [--passes N] [--big-passes N] [--repeats R] [--threads T] [VIT.onnx ...]
  *
  * Always measures the embedded default ViT and CNN; extra ViTs (a ViT-B/16 from bench/torch_vit.py, exported with
  * a dynamic batch axis) are measured for the ViT passes only. Each figure: the median of 3 runs.
@@ -26,9 +26,11 @@ const flag = (name: string, d: number) => {
 };
 const passes = flag('passes', 256);
 const threads = flag('threads', 0);
+const bigPasses = flag('big-passes', 64);
+const repeats = flag('repeats', 3);
 const extra = args;
 
-async function median(f: () => Promise<unknown>, n = 3): Promise<number> {
+async function median(f: () => Promise<unknown>, n = repeats): Promise<number> {
   const t: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -44,7 +46,7 @@ async function vitRow(path: string, name: string, n: number): Promise<void> {
   const image = Float32Array.from({ length: 3 * h * w }, (_, i) => Math.sin(i * 0.01));
   const m = await openVit(loaded, image, threads);
   const [rows, cols] = m.layout.grid;
-  for (const batch of m.batchable ? [1, 8, 32] : [1]) {
+  for (const batch of m.batchable ? (name === 'default ViT' ? [1, 8, 32] : [1, 16]) : [1]) {
     const ms = await median(() => tisMap(m, image, 0, { passes: n, batchSize: batch }));
     process.stdout.write(`| ${name} | TIS, ${n} passes (${rows}×${cols} tokens) | ${batch} | ${(ms / 1000).toFixed(2)} s | ${(ms / n).toFixed(2)} ms |\n`);
   }
@@ -79,5 +81,5 @@ async function cnnRows(): Promise<void> {
   process.stdout.write('| Model | Work | Batch | Wall time | Per pass |\n|---|---|---|---|---|\n');
   await vitRow(defaultModels().vit, 'default ViT', passes);
   await cnnRows();
-  for (const p of extra) await vitRow(p, p.split(/[\\/]/).pop()!.replace(/\.onnx$/, ''), Math.min(passes, 64));
+  for (const p of extra) await vitRow(p, p.split(/[\\/]/).pop()!.replace(/\.onnx$/, ''), bigPasses);
 })();

@@ -30,7 +30,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const x = await explain({
     modelPath: model, cnnPath: cnn, image, target, maxModelMB,
     passes: intFlag(values, 'passes', 256, 1), stepPatches: values.step === undefined ? undefined : intFlag(values, 'step', 1, 1),
-    seed: intFlag(values, 'seed', 0, 0), batchSize: intFlag(values, 'batch', 32, 1), threads: intFlag(values, 'threads', 0, 0), erf: values['no-erf'] !== true,
+    seed: intFlag(values, 'seed', 0, 0), batchSize: values.batch === undefined ? undefined : intFlag(values, 'batch', 32, 1), threads: intFlag(values, 'threads', 0, 0), erf: values['no-erf'] !== true,
   }, process.stderr.isTTY ? (m) => process.stderr.write(`\r${m.padEnd(70).slice(0, 70)}`) : undefined);
   if (process.stderr.isTTY) process.stderr.write('\r'.padEnd(71) + '\r');
   const files = await writeExplanation(out, x);

@@ -41,6 +41,7 @@ export async function cnnErf(m: CnnModel, image: Float32Array, opts: RunOptions 
   }), layers.map((l) => l.output), (out, start, b) => {
     layers.forEach((l, li) => {
       const t = out[l.output];
+      if (t.dims.length !== 4) return; // not an NCHW feature map: left out below
       const [, c, hm, wm] = t.dims;
       const data = t.data as Float32Array;
       const ry = Math.floor(hm / 2), rx = Math.floor(wm / 2);
@@ -61,15 +62,16 @@ export async function cnnErf(m: CnnModel, image: Float32Array, opts: RunOptions 
     unit: 'the centre position (row ⌊h/2⌋, column ⌊w/2⌋) of the layer’s feature map, Σ over channels of |Δ|',
     perturbation: `+${DELTA} (normalised units) on all channels of one ${cell}×${cell} px cell at a time`,
     cellPx: [cell, cell], grid: [g.rows, g.cols],
-    layers: layers.map((l, li) => {
+    layers: layers.flatMap((l, li) => {
+      if (!centres[li]) return [];
       const [ry, rx] = centres[li];
       const cy = l.start[0] + ry * l.jump[0], cx = l.start[1] + rx * l.jump[1];
       const s = sidesAt(maps[li], g.rows, g.cols, cy / cell, cx / cell);
-      return {
+      return [{
         depth: li + 1, output: l.output, op: l.op,
         sides: Object.fromEntries(Object.entries(s).map(([f, v]) => [f, Math.min(v * cell, Math.max(h, w))])),
-        theoretical: l.rf, centre: [cy, cx], map: Array.from(maps[li]),
-      };
+        theoretical: l.rf, centre: [cy, cx] as [number, number], map: Array.from(maps[li]),
+      }];
     }),
   };
 }

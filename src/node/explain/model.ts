@@ -177,13 +177,23 @@ export async function runPasses(
   m: ExplainModel, count: number, feedsFor: (start: number, n: number) => Record<string, ort.Tensor>, fetch: string[],
   take: (out: ort.InferenceSession.OnnxValueMapType, start: number, n: number) => void, opts: RunOptions = {},
 ): Promise<void> {
-  const size = m.batchable ? Math.max(1, opts.batchSize ?? 32) : 1;
+  const size = m.batchable ? Math.max(1, opts.batchSize ?? defaultBatch(m)) : 1;
   for (let start = 0; start < count; start += size) {
     if (opts.signal?.aborted) throw new InspectorError('cancelled', 'Cancelled.');
     const n = Math.min(size, count - start);
     take(await runOrExplain(m.session, feedsFor(start, n), fetch, m.source.name), start, n);
     opts.onPasses?.(start + n, count);
   }
+}
+
+/**
+ * Default images per run: 32, fewer for large ViTs, keeping one batch's attention of a layer near 2 M floats
+ * (4 for ViT-B/16, whose batches gained nothing on 2 busy cores; see README, "explain: cost").
+ */
+export function defaultBatch(m: ExplainModel): number {
+  if (m.kind !== 'vit') return 32;
+  const perImage = m.layout.tokens * m.layout.tokens * m.heads;
+  return Math.max(1, Math.min(32, Math.floor(2 ** 21 / perImage)));
 }
 
 /** Feeds that leave every token in (zero key mask, all pool weights 1): the ViT session as a plain model. */
