@@ -186,6 +186,14 @@ test('CLI explain --class by name, and one-line errors for a bad class', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /class/i);
   }
+  // a CNN given as the ViT, and an image that is not one: one line each, exit code 2
+  const notVit = spawnSync(process.execPath, [CLI, 'explain', '--model', models.cnn, '--image', image, '--out', join(work, 'bad')], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(notVit.status, 2);
+  assert.match(notVit.stderr, /^vit-inspector: .*attention.*ViT/);
+  assert.equal(notVit.stderr.trim().split('\n').length, 1);
+  const notImage = spawnSync(process.execPath, [CLI, 'explain', '--image', join(models.vit, 'config.json'), '--out', join(work, 'bad')], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(notImage.status, 2);
+  assert.equal(notImage.stderr.trim().split('\n').length, 1, notImage.stderr);
 });
 
 test('over 20 CIFAR-10 test images the class-specific maps beat the random baseline (ViT and CNN)', async () => {

@@ -165,7 +165,7 @@ function paintCurves(): void {
     if (!x) continue;
     for (const [name, f] of Object.entries(x.faithfulness.maps)) series.push({ name: MAP_NAMES[name] ?? name, model, del: f.deletionCurve, ins: f.insertionCurve, dash: model === 'CNN' ? [5, 3] : [] });
   }
-  const W = 640, H = 240, pad = 34, gap = 30;
+  const W = 640, H = 240, pad = 34, gap = 30; // colours: --vscode-charts-*, dashed lines: the CNN
   sizeCanvas(e.curves, W, H);
   const c = ctx2d(e.curves);
   const t = app.theme;
@@ -191,19 +191,19 @@ function paintCurves(): void {
       c.beginPath();
       pts.forEach(([x, y], j) => (j ? c.lineTo(x0 + x * pw, y0 + (1 - y) * ph) : c.moveTo(x0 + x * pw, y0 + (1 - y) * ph)));
       c.stroke();
+      // the line's number (the table's first column) beside its first point
+      c.fillStyle = seriesColour(i);
+      c.fillText(String(i + 1), x0 + 3 + i * 9, y0 + (1 - pts[0][1]) * ph - 3);
       c.restore();
     });
   });
   e.table.replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Model'), h('th', {}, 'Map'), h('th', {}, 'Deletion AUC ↓'), h('th', {}, 'Insertion AUC ↑'))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'Line'), h('th', {}, 'Model'), h('th', {}, 'Map'), h('th', {}, 'Deletion AUC ↓'), h('th', {}, 'Insertion AUC ↑'))),
     h('tbody', {}, ...series.map((s, i) => {
-      const swatch = h('span', { class: 'vi-swatch', 'aria-hidden': 'true' }, '■');
-      swatch.setAttribute('data-colour', String(i));
-      (swatch as HTMLElement).style?.setProperty?.('color', seriesColour(i));
       const x = s.model === 'ViT' ? r.vit : r.cnn!;
       const key = Object.keys(x.faithfulness.maps).find((k) => (MAP_NAMES[k] ?? k) === s.name)!;
       const f = x.faithfulness.maps[key];
-      return h('tr', {}, h('td', {}, swatch), h('td', {}, s.model), h('td', {}, s.name), h('td', {}, f.deletion.toFixed(3)), h('td', {}, f.insertion.toFixed(3)));
+      return h('tr', {}, h('td', {}, String(i + 1)), h('td', {}, s.model), h('td', {}, s.name), h('td', {}, f.deletion.toFixed(3)), h('td', {}, f.insertion.toFixed(3)));
     })));
 }
 

@@ -67,6 +67,8 @@ export type ExplainModel = VitModel | CnnModel;
 export interface LoadedForExplain {
   common: Omit<Common, 'session'>;
   sites: AttentionSite[];
+  /** Why no attention was found (fused attention, …): openVit reports it. */
+  sitesError?: unknown;
   modelDir: string;
 }
 
@@ -83,10 +85,11 @@ export async function loadExplainModel(path: string, maxModelMB = 2048): Promise
     throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
   }
   let sites: AttentionSite[] = [];
+  let sitesError: unknown;
   try {
     sites = findAttention(model);
-  } catch {
-    sites = [];
+  } catch (e) {
+    sitesError = e; // a CNN has none; a ViT with fused attention says why in openVit
   }
   const { preprocessing: prep } = preprocessingFrom(source.preprocessorConfig, staticHW(input.dims), source.config);
   const batchDim = input.dims?.[0];
@@ -94,25 +97,24 @@ export async function loadExplainModel(path: string, maxModelMB = 2048): Promise
     source, model, prep, inputName: input.name, logitsName: pickLogits(model, sites), channelsLast: isChannelsLast(input.dims),
     batchable: batchDim === undefined || batchDim === null || typeof batchDim === 'string' || batchDim <= 0,
   };
-  return { common, sites, modelDir };
+  return { common, sites, sitesError, modelDir };
 }
 
 /** The ViT's session; `image` (the preprocessed NCHW tensor) is run once to learn the shapes and the attention. */
-export async function openVit({ common, sites, modelDir }: LoadedForExplain, image: Float32Array, threads = 0): Promise<VitModel> {
+export async function openVit({ common, sites, sitesError, modelDir }: LoadedForExplain, image: Float32Array, threads = 0): Promise<VitModel> {
+  if (sites.length === 0 && sitesError) throw sitesError;
   if (sites.length === 0) throw new InspectorError('not-a-vit', `${common.source.name} has no attention softmax. Choose a ViT image classifier for --model.`);
   const pool = findTokenPool(common.model, sites);
   const candidates = residualAdds(common.model, sites);
   const bytes = withBatchedTokenMask(common.model, sites, pool, [...sites.map((s) => s.probs), ...candidates, ...(pool ? [pool.input] : [])]);
   const session = await createSession(bytes, threads, common.source.name, modelDir);
   const siteRank = sites.every((s) => s.rank === 4) ? 4 : 3;
-  const ones = (rank: number) => new ort.Tensor('float32', new Float32Array(1), Array(rank).fill(1));
-  const feeds: Record<string, ort.Tensor> = { [common.inputName]: inputTensor(common, image, 1), [KEY_MASK_INPUT]: ones(siteRank) };
-  if (pool) {
-    feeds[POOL_WEIGHT_INPUT] = new ort.Tensor('float32', Float32Array.of(1), [1, 1, 1]);
-    feeds[POOL_SCALE_INPUT] = new ort.Tensor('float32', Float32Array.of(1), pool.keepdims ? [1, 1, 1] : [1, 1]);
-  }
-  (feeds[KEY_MASK_INPUT].data as Float32Array)[0] = 0;
-  const out = await runOrExplain(session, feeds, [common.logitsName, ...sites.map((s) => s.probs), ...candidates, ...(pool ? [pool.input] : [])], common.source.name);
+  const feeds: Record<string, ort.Tensor> = { ...unmaskedFeeds({ siteRank, pool }), [common.inputName]: inputTensor(common, image, 1) };
+  const out = await runOrExplain(session, feeds, [common.logitsName, ...sites.map((s) => s.probs), ...candidates, ...(pool ? [pool.input] : [])], common.source.name)
+    .catch(async (e) => {
+      await session.release();
+      throw e;
+    });
   const d0 = out[sites[0].probs].dims;
   const tokens = d0[d0.length - 1];
   const heads = siteRank === 4 ? d0[1] : d0[0];
@@ -197,7 +199,7 @@ export function defaultBatch(m: ExplainModel): number {
 }
 
 /** Feeds that leave every token in (zero key mask, all pool weights 1): the ViT session as a plain model. */
-export function unmaskedFeeds(m: VitModel): Record<string, ort.Tensor> {
+export function unmaskedFeeds(m: Pick<VitModel, 'siteRank' | 'pool'>): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = { [KEY_MASK_INPUT]: new ort.Tensor('float32', new Float32Array(1), Array(m.siteRank).fill(1)) };
   if (m.pool) {
     feeds[POOL_WEIGHT_INPUT] = new ort.Tensor('float32', Float32Array.of(1), [1, 1, 1]);
