@@ -28,7 +28,7 @@ export interface FaithfulnessScore {
 }
 
 export interface FaithfulnessBlock {
-  protocol: { stepPatches: number; fill: string; target: number; targetLabel: string; cells: number; grid: [number, number] } & typeof PROTOCOL_TEXT;
+  protocol: { stepPatches: number; fill: number; fillMeaning: string; target: number; targetLabel: string; cells: number; grid: [number, number] } & typeof PROTOCOL_TEXT;
   maps: Record<string, FaithfulnessScore>;
 }
 

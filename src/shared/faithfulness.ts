@@ -5,7 +5,8 @@
  */
 
 /** Fill of a removed patch: zero after normalisation, that is the dataset mean. */
-export const FILL = 'zero after normalisation (the dataset mean)';
+export const FILL = 0;
+export const FILL_MEANING = 'every channel of a removed patch is 0 after normalisation ((x · rescale − mean) / std = 0): the dataset mean';
 
 export const PROTOCOL_TEXT = {
   order:

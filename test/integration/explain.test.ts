@@ -154,9 +154,10 @@ test('CLI explain: the files, and deletion/insertion recomputed independently fr
   const erf = JSON.parse(readFileSync(join(out, 'erf.json'), 'utf8'));
   assert.deepEqual(Object.keys(report.faithfulness.maps).sort(), ['attention', 'classSpecific', 'random', 'rollout']);
   assert.deepEqual(Object.keys(report.cnn.faithfulness.maps).sort(), ['classSpecific', 'random']);
-  const { stepPatches, fill, target } = report.faithfulness.protocol;
+  const { stepPatches, fill, fillMeaning, target } = report.faithfulness.protocol;
   assert.equal(stepPatches, 1);
-  assert.match(fill, /zero after normalisation/);
+  assert.equal(fill, 0);
+  assert.match(fillMeaning, /0 after normalisation/);
   assert.equal(target, report.predictions[0].index);
   for (const [file, model, block] of [['saliency.npy', models.vit, report], ['cnn-saliency.npy', models.cnn, report.cnn]] as const) {
     const npy = decodeNpy(readFileSync(join(out, file)));

@@ -5,7 +5,7 @@
  */
 import { rollout, rolloutRow } from '../../shared/analytics';
 import { InspectorError } from '../../shared/errors';
-import { FILL, PROTOCOL_TEXT, randomMap } from '../../shared/faithfulness';
+import { FILL, FILL_MEANING, PROTOCOL_TEXT, randomMap } from '../../shared/faithfulness';
 import type { ExplainRequest, Explanation, FaithfulnessScore, ModelExplanation } from '../../shared/explainTypes';
 import { topK } from '../attentionRun';
 import { loadImage } from '../imageLoad';
@@ -107,7 +107,7 @@ async function explainOne(m: ExplainModel, image: Float32Array, grid: Grid, req:
     target,
     maps,
     faithfulness: {
-      protocol: { stepPatches: step, fill: FILL, target, targetLabel: labels?.[target] ?? `class ${target}`, cells, grid: [grid.rows, grid.cols], ...PROTOCOL_TEXT },
+      protocol: { stepPatches: step, fill: FILL, fillMeaning: FILL_MEANING, target, targetLabel: labels?.[target] ?? `class ${target}`, cells, grid: [grid.rows, grid.cols], ...PROTOCOL_TEXT },
       maps: scores,
     },
     erf: erfReport,
