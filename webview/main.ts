@@ -19,6 +19,7 @@ import { wireEvents } from './events';
 import { applyModelChanges } from './inspection';
 import { breakdown, flushNow, setPainters } from './schedule';
 import { painters } from './views/painters';
+import { mountExplain } from './views/explain';
 
 setPainters(painters);
 
@@ -45,6 +46,8 @@ function boot(): void {
     vscode.setState(toSaved(app.state));
   }
   wireEvents();
+  const compare = document.getElementById('vi-distance-chart')?.parentElement;
+  if (compare) mountExplain(compare);
 
   window.__vitInspectorBench = {
     /** Sets the query and repaints synchronously what a real move repaints; returns the milliseconds taken. */

@@ -6,6 +6,7 @@
  */
 import { isInspectorError, InspectorError } from '../shared/errors';
 import * as anatomy from './anatomy';
+import * as explain from './explain';
 import * as inspect from './inspect';
 import * as rf from './rf';
 import * as survey from './survey';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   rf: { usage: rf.usage, run: rf.rfCommand },
   anatomy: { usage: anatomy.usage, run: anatomy.anatomyCommand },
   survey: { usage: survey.usage, run: survey.surveyCommand },
+  explain: { usage: explain.usage, run: explain.explainCommand },
 };
 
 const USAGE = `Usage:

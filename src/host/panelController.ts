@@ -13,6 +13,8 @@ import type { HeadAnatomy } from '../shared/anatomyTypes';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
 import { stageView } from '../shared/windows';
 import { panelSettings, type EffectiveSettings } from './settings';
+import { ExplainRunner } from './explainHost';
+import type { ExplainRequest, Explanation } from '../shared/explainTypes';
 
 export interface Disposable {
   dispose(): void;
@@ -30,6 +32,7 @@ export interface ClientLike {
   receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
   /** The Anatomy view's data (optional: test doubles without it answer anatomyError). */
   anatomy?(req: AnatomyRequest, opts?: { signal?: AbortSignal }): Promise<HeadAnatomy>;
+  explain?(req: ExplainRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string, fraction?: number) => void }): Promise<Explanation>;
 }
 
 export type ErrorAction = 'selectModel' | 'selectCnn' | 'retry';
@@ -142,9 +145,20 @@ export class PanelController implements Disposable {
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
   private disposed = false;
+  private readonly explainer: ExplainRunner;
 
   constructor(readonly imagePath: string, private readonly port: WebviewPort, private readonly deps: PanelDeps) {
     this.subscription = port.onDidReceiveMessage((m) => this.onMessage(m));
+    this.explainer = new ExplainRunner({
+      explain: (req, opts) => {
+        const client = this.deps.client();
+        if (!client.explain) return Promise.reject(new InspectorError('inference-failed', 'This inference client cannot explain.'));
+        return client.explain(req, opts);
+      },
+      withProgress: (title, quiet, task) => this.deps.withProgress(title, quiet, task),
+      post: (m) => this.post(m),
+      log: (l) => this.deps.log(l),
+    });
   }
 
   get current(): Inspection | undefined {
@@ -283,6 +297,11 @@ export class PanelController implements Disposable {
       case 'painted':
         this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
         return;
+      case 'explain': {
+        const settings = this.deps.settings();
+        void this.explainer.run(this.imagePath, this.deps.models(), m.target, { threads: settings.threads, maxModelMB: settings.maxModelSizeMB });
+        return;
+      }
     }
   }
 
@@ -340,7 +359,7 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult') return await this.port.postMessage(message);
+      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult' && message.type !== 'explanation') return await this.port.postMessage(message);
       // The big messages: how long VS Code takes to carry them is part of what the user waits for.
       const t0 = Date.now();
       const ok = await this.port.postMessage(message);
@@ -354,6 +373,7 @@ export class PanelController implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.explainer.dispose();
     this.run?.abort();
     this.maskRun?.abort();
     this.anatomyRun?.abort();

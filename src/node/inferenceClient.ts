@@ -10,17 +10,18 @@ import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProt
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import type { HeadStats } from './survey/headStats';
+import type { ExplainRequest, Explanation } from './explain/explain';
 
 interface Pending {
   resolve: (value: never) => void;
   reject: (error: Error) => void;
-  onProgress?: (message: string) => void;
+  onProgress?: (message: string, fraction?: number) => void;
   what: string;
 }
 
 export interface CallOptions {
   signal?: AbortSignal;
-  onProgress?: (message: string) => void;
+  onProgress?: (message: string, fraction?: number) => void;
 }
 
 /** How long a cancelled request may keep the child busy before the child is killed and restarted. */
@@ -56,6 +57,11 @@ export class InferenceClient {
     return this.call({ kind: 'headStats', request }, `surveying ${describe(request.image)}`, options);
   }
 
+  /** Class-specific maps, faithfulness and ERF (many passes: progress reports a fraction, and cancelling stops the child's passes). */
+  explain(request: ExplainRequest, options: CallOptions = {}): Promise<Explanation> {
+    return this.call({ kind: 'explain', request }, `explaining ${describe(request.image)}`, options);
+  }
+
   /** Test hook: makes the child exit or abort() like a native crash in onnxruntime. */
   async crashForTest(how: 'exit' | 'abort'): Promise<void> {
     await this.call({ kind: 'crash', how }, 'crash test', {}).catch(() => undefined);
@@ -77,6 +83,8 @@ export class InferenceClient {
       const onAbort = () => {
         if (!this.pending.delete(id)) return;
         reject(cancelled());
+        // The child stops a cancellable request (explain) at its next run; others finish and are dropped.
+        if (child.connected) child.send({ id: this.nextId++, kind: 'cancel', target: id } as WorkerRequest);
         // onnxruntime cannot interrupt a run: if the child stays busy, restart it rather than wait.
         const timer = setTimeout(() => {
           if (this.child === child && this.pending.size === 0) this.restart('cancelled request still running');
@@ -128,7 +136,7 @@ export class InferenceClient {
   private onMessage(m: WorkerResponse): void {
     const p = this.pending.get(m.id);
     if (!p) return; // cancelled: the result is dropped
-    if (m.kind === 'progress') return p.onProgress?.(m.message);
+    if (m.kind === 'progress') return p.onProgress?.(m.message, m.fraction);
     this.pending.delete(m.id);
     if (m.kind === 'error') {
       const code: ErrorCode = m.code === 'internal' ? 'inference-failed' : m.code;

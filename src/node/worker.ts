@@ -5,19 +5,22 @@
 import { AnatomyEngine } from './anatomy/run';
 import { Engine } from './engine';
 import { headStats } from './survey/headStats';
+import { explain } from './explain/explain';
 import { isInspectorError } from '../shared/errors';
 import type { WorkerRequest, WorkerResponse } from './workerProtocol';
 
 const engine = new Engine();
 const anatomy = new AnatomyEngine();
 let queue: Promise<void> = Promise.resolve();
+/** Requests that can be stopped between onnxruntime runs, by id. */
+const cancellable = new Map<number, AbortController>();
 
 function send(message: WorkerResponse): void {
   process.send?.(message);
 }
 
 async function handle(req: WorkerRequest): Promise<void> {
-  const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
+  const progress = (message: string, fraction?: number) => send({ id: req.id, kind: 'progress', message, fraction });
   try {
     switch (req.kind) {
       case 'inspect': {
@@ -39,6 +42,18 @@ async function handle(req: WorkerRequest): Promise<void> {
         send({ id: req.id, kind: 'headStats', result });
         break;
       }
+      case 'explain': {
+        const controller = new AbortController();
+        cancellable.set(req.id, controller);
+        try {
+          send({ id: req.id, kind: 'explain', result: await explain(req.request, progress, controller.signal) });
+        } finally {
+          cancellable.delete(req.id);
+        }
+        break;
+      }
+      case 'cancel':
+        break;
       case 'crash':
         if (req.how === 'abort') process.abort();
         process.exit(70);
@@ -58,6 +73,10 @@ function firstLine(s: string): string {
 }
 
 process.on('message', (req: WorkerRequest) => {
+  if (req.kind === 'cancel') {
+    cancellable.get(req.target)?.abort();
+    return;
+  }
   queue = queue.then(() => handle(req));
 });
 // The parent is gone (host reloaded or crashed): do not linger.

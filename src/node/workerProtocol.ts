@@ -4,6 +4,7 @@ import type { Inspection, ReceptiveFieldReport } from '../shared/types';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadStats } from './survey/headStats';
+import type { ExplainRequest, Explanation } from './explain/explain';
 
 export interface InspectRequest {
   modelPath: string; // .onnx file or Hugging Face style folder
@@ -19,10 +20,14 @@ export type WorkerRequest =
   | { id: number; kind: 'receptiveFields'; modelPath: string; maxModelMB?: number }
   | { id: number; kind: 'anatomy'; request: AnatomyRequest }
   | { id: number; kind: 'headStats'; request: InspectRequest } // survey: per-head values of one image
-  | { id: number; kind: 'crash'; how: 'exit' | 'abort' }; // test hook: makes the child die like a native crash
+  | { id: number; kind: 'crash'; how: 'exit' | 'abort' } // test hook: makes the child die like a native crash
+  | { id: number; kind: 'explain'; request: ExplainRequest }
+  /** Stops request `target` at its next onnxruntime run (handled at once, not queued behind it). */
+  | { id: number; kind: 'cancel'; target: number };
 
 export type WorkerResponse =
-  | { id: number; kind: 'progress'; message: string }
+  | { id: number; kind: 'progress'; message: string; fraction?: number }
+  | { id: number; kind: 'explain'; result: Explanation }
   | { id: number; kind: 'inspect'; result: Inspection }
   | { id: number; kind: 'receptiveFields'; result: ReceptiveFieldReport }
   | { id: number; kind: 'anatomy'; result: HeadAnatomy }

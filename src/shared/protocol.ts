@@ -5,6 +5,7 @@
  */
 import type { ModelSummary, Prediction, ReceptiveFieldReport } from './types';
 import type { HeadAnatomy } from './anatomyTypes';
+import type { Explanation } from './explainTypes';
 
 export interface InspectionPayload {
   /** Tells this inspection's later messages (scores) from an earlier one's. */
@@ -42,7 +43,9 @@ export type HostToWebview =
   | { type: 'settings'; settings: PanelSettings }
   /** Answer to needAnatomy: one head of inspection `id` taken apart (or why it could not be). */
   | { type: 'anatomy'; id: number; layer: number; head: number; query: number; anatomy: HeadAnatomy }
-  | { type: 'anatomyError'; id: number; layer: number; head: number; query: number; message: string };
+  | { type: 'anatomyError'; id: number; layer: number; head: number; query: number; message: string }
+  /** Answer to `explain`: the class-specific maps, faithfulness and measured ERF, or why there are none. */
+  | { type: 'explanation'; result: Explanation | null; error?: string };
 
 export type WebviewToHost =
   | { type: 'ready' }
@@ -53,7 +56,9 @@ export type WebviewToHost =
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
   | { type: 'painted'; what: 'heads' | 'first'; ms: number }
   /** The Anatomy view: take head `head` of layer `layer` apart for token `query` (0-based), for inspection `id`. */
-  | { type: 'needAnatomy'; id: number; layer: number; head: number; query: number };
+  | { type: 'needAnatomy'; id: number; layer: number; head: number; query: number }
+  /** Class-specific maps for class `target` (null: each model's top-1), faithfulness and measured ERF. */
+  | { type: 'explain'; target: number | null };
 
 /** State the webview keeps with getState/setState, restored after a window reload. */
 export interface PanelState {
@@ -105,6 +110,10 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
         ? { type: 'needAnatomy', id: m.id as number, layer: m.layer as number, head: m.head as number, query: m.query as number }
         : null;
     }
+    case 'explain':
+      return m.target === null || (Number.isInteger(m.target) && (m.target as number) >= 0 && (m.target as number) < 100_000)
+        ? { type: 'explain', target: m.target as number | null }
+        : null;
     default:
       return null;
   }

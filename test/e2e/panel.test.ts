@@ -195,6 +195,30 @@ test('ViT vs CNN draws the receptive-field box', async () => {
   await shot('03-vit-vs-cnn.png');
 });
 
+test('Explain: the class-specific maps of both models, their faithfulness and the measured ERF, by forward passes', async () => {
+  const wv = webview();
+  await wv.locator('#tab-compare').click();
+  // the picker lists the predictions until a first explanation lists every class: pick the second prediction
+  const option = wv.locator('#vi-explain-class option').nth(2);
+  const [value, text] = [await option.getAttribute('value'), await option.textContent()];
+  await wv.locator('#vi-explain-class').selectOption(value!);
+  const label = text!.replace(/^\d+: /, '');
+  await wv.locator('#vi-explain-run').click();
+  const vit = wv.locator('#vi-explain-vit[data-deletion]');
+  await vit.waitFor({ timeout: 240_000 });
+  const del = Number(await vit.getAttribute('data-deletion'));
+  const ins = Number(await vit.getAttribute('data-insertion'));
+  assert.ok(del >= 0 && del <= 1 && ins >= 0 && ins <= 1, `${del} ${ins}`);
+  assert.ok(((await vit.getAttribute('aria-label')) ?? '').includes(`for ${label}:`), 'the map is for the picked class');
+  assert.ok((await wv.locator('#vi-explain-class option').count()) > 3, 'every class is listed now');
+  assert.ok(await colours(wv, '#vi-explain-vit') > 4, 'the ViT map is drawn');
+  assert.ok(await colours(wv, '#vi-explain-cnn') > 4, 'the CNN map is drawn');
+  assert.equal(await wv.locator('#vi-explain-table tbody tr').count(), 6, 'four ViT maps and two CNN maps scored');
+  assert.ok(await colours(wv, '#vi-explain-cnn-erf') > 4, 'the CNN ERF is drawn');
+  assert.match((await wv.locator('#vi-explain-erf-caption').textContent()) ?? '', /theoretical/);
+  await shot('03b-explain.png');
+});
+
 test('Scaling fetches the softmax inputs from the host and fills the table', async () => {
   const wv = webview();
   await wv.locator('#tab-scaling').click();
