@@ -18,7 +18,7 @@ import { withExtraOutputs, withKeyMask } from './onnx/surgery';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
 import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport } from '../shared/types';
-import { ArrayPool, headsTokens, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
+import { ArrayPool, checkSiteDims, keepSites, runWithAttention, selfAttentionSites, stackAttention, staticSiteDims, toFloat32, topK, type AttentionRun } from './attentionRun';
 import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
 import type { InspectRequest } from './workerProtocol';
 
@@ -31,23 +31,35 @@ interface LoadedModel {
   signature: string; // size and mtime of the files read: a re-exported model is loaded again
   source: ModelSource;
   model: OnnxModel;
-  sites: AttentionSite[];
+  /** Every softmax found in the graph. */
+  found: AttentionSite[];
   inputName: string;
   channelsLast: boolean; // the input is NHWC [1, H, W, 3] (TensorFlow/Keras exports) rather than NCHW
   logitsName: string;
   prep: Preprocessing;
-  notes: string[];
   threads: number;
   session: ort.InferenceSession;
   masked?: ort.InferenceSession;
-  summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
+  /**
+   * The self-attention sites (pooling softmaxes left out), the notes and the summary: decided once, at load
+   * from onnxruntime's static output shapes, or where those are dynamic after the first run. Never changed after.
+   */
+  decided?: { keep: boolean[]; sites: AttentionSite[]; summary: ModelSummary };
 }
 
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
   private readonly spare = new ArrayPool();
+  /** Preprocessing notes of loaded models whose summary waits for their first run. */
+  private readonly notes = new WeakMap<LoadedModel, string[]>();
 
+  /** The whole inspection (attention and, unless req.scores is false, scores). */
   async inspect(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<Inspection> {
+    return (await this.inspectWithInput(req, progress)).inspection;
+  }
+
+  /** inspect(), and the input tensor it fed (kept by the worker for a later scores run). */
+  async inspectWithInput(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<{ inspection: Inspection; input: Float32Array }> {
     const t0 = performance.now();
     const loaded = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB, progress);
     const tLoad = performance.now();
@@ -57,23 +69,22 @@ export class Engine {
     const tPre = performance.now();
     progress('Running the model…');
     const masked = req.maskedTokens ?? [];
-    if (masked.length > 0 && !loaded.summary) {
-      // The mask needs the token count, which the first plain run tells.
-      const first = await this.run(loaded, input, []);
-      loaded.summary = this.summarise(loaded, ...headsTokens(loaded, first));
+    if (masked.length > 0 && !loaded.decided) {
+      // The mask needs the token count, which the first plain run tells (dynamic shapes only).
+      const first = await this.run(loaded, input, [], false);
       this.spare.give(first.attention, first.scores);
     }
-    const outputs = await this.run(loaded, input, masked);
+    const outputs = await this.run(loaded, input, masked, req.scores !== false);
     const tRun = performance.now();
 
     const logits = toFloat32(outputs.outputs[loaded.logitsName], loaded.logitsName);
-    const { attention, scores, heads, tokens } = stackAttention(loaded, outputs);
-    const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens));
+    const summary = loaded.decided!.summary;
+    const { attention, scores, heads, tokens } = stackAttention({ source: loaded.source, sites: loaded.decided!.sites }, outputs);
     if (summary.heads !== heads || summary.tokens !== tokens) {
       throw new InspectorError('unsupported-model', `${loaded.source.name} changed its attention shape between runs; export it with a fixed input size.`);
     }
     if (masked.some((t) => t >= tokens)) throw new InspectorError('bad-input', `A masked token is outside 0…${tokens - 1}.`);
-    return {
+    const inspection: Inspection = {
       summary,
       predictions: topK(logits, loaded.source.labels, req.topK ?? 5),
       logits,
@@ -84,6 +95,29 @@ export class Engine {
       maskedTokens: [...masked],
       timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, total: performance.now() - t0 },
     };
+    return { inspection, input };
+  }
+
+  /** The softmax inputs of the run `req` made on `input`: the same run again, with the scores fetched. */
+  async scoresFor(req: InspectRequest, input: Float32Array): Promise<Float32Array> {
+    const loaded = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB, () => undefined);
+    const run = await this.run(loaded, input, req.maskedTokens ?? [], true);
+    this.spare.give(run.attention);
+    return run.scores;
+  }
+
+  /**
+   * The model's summary. Heads and tokens come from onnxruntime's shape inference on the graph with the
+   * attention exposed; only a model whose attention shapes stay dynamic needs one run (on a grey input).
+   */
+  async summary(modelPath: string, threads = 0, maxModelMB?: number, progress: (m: string) => void = () => undefined): Promise<ModelSummary> {
+    const loaded = await this.load(modelPath, threads, maxModelMB, progress);
+    if (!loaded.decided) {
+      const [h, w] = loaded.prep.size;
+      const run = await this.run(loaded, new Float32Array(3 * h * w), [], false);
+      this.spare.give(run.attention, run.scores);
+    }
+    return loaded.decided!.summary;
   }
 
   /**
@@ -117,19 +151,27 @@ export class Engine {
     const modelDir = dirname(source.onnxPath);
     checkExternalData(model, modelDir, source.name, maxModelMB);
     if (hasLocalFunctions(model.bytes)) model = parseOnnx(await inlineLocalFunctions(model.bytes, source.name, modelDir), source.name);
-    const sites = findAttention(model);
+    const found = findAttention(model);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
     if (input.elemType !== ElemType.FLOAT) {
       throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 pixels. Export the model with a float32 input.`);
     }
-    const logitsName = pickLogits(model, sites);
+    const logitsName = pickLogits(model, found);
     const modelHW = staticHW(input.dims);
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config);
-    const exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    const exposed = withExtraOutputs(model, found.flatMap((s) => [s.scores, s.probs]));
     const session = await createSession(exposed, threads, source.name, modelDir);
     const channelsLast = isChannelsLast(input.dims);
-    const loaded: LoadedModel = { key, signature, source, model, sites, inputName: input.name, channelsLast, logitsName, prep, notes, threads, session };
+    const loaded: LoadedModel = { key, signature, source, model, found, inputName: input.name, channelsLast, logitsName, prep, threads, session };
+    const dims = staticSiteDims(session, found);
+    try {
+      if (dims) loaded.decided = decide(loaded, dims, notes);
+      else this.notes.set(loaded, notes);
+    } catch (e) {
+      await session.release().catch(() => undefined);
+      throw e;
+    }
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -152,21 +194,30 @@ export class Engine {
     await Promise.all([m?.session.release(), m?.masked?.release()].map((p) => p?.catch(() => undefined)));
   }
 
-  private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
+  /** One run. The first run of a model with dynamic attention shapes decides its sites and summary (once). */
+  private async run(loaded: LoadedModel, input: Float32Array, masked: number[], scores: boolean): Promise<AttentionRun> {
     const [h, w] = loaded.prep.size;
     checkFeed(loaded, input);
     const pixels = loaded.channelsLast ? new ort.Tensor('float32', toChannelsLast(input, h, w), [1, h, w, 3]) : new ort.Tensor('float32', input, [1, 3, h, w]);
     const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: pixels };
     let session = loaded.session;
+    const decided = loaded.decided;
     if (masked.length > 0) {
-      const n = loaded.summary!.tokens;
-      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
+      const n = decided!.summary.tokens;
+      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, decided!.sites, MASK_INPUT), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
       const mask = new Float32Array(n);
       for (const t of masked) if (t >= 0 && t < n) mask[t] = -Infinity;
       feeds[MASK_INPUT] = new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take }));
+      if (decided) return await runWithAttention(session, feeds, loaded.logitsName, decided.sites, { scores, allocate: this.spare.take });
+      const run = await runWithAttention(session, feeds, loaded.logitsName, loaded.found, { scores, allocate: this.spare.take });
+      const first = decide(loaded, run.dims, this.notes.get(loaded) ?? []);
+      const kept = keepSites(run, first.keep);
+      stackAttention({ source: loaded.source, sites: first.sites }, kept); // checks the shapes before anything is kept
+      loaded.decided = first;
+      this.notes.delete(loaded);
+      return kept;
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
@@ -178,29 +229,37 @@ export class Engine {
     }
   }
 
-  private summarise(loaded: LoadedModel, heads: number, tokens: number): ModelSummary {
-    const { model, source, prep } = loaded;
-    const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
-    const dModel = layout.dModel ?? 0;
-    let parameters = 0;
-    for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
-    return {
-      name: source.name,
-      path: source.onnxPath,
-      layers: loaded.sites.length,
-      heads,
-      dModel,
-      headDim: dModel && heads ? dModel / heads : 0,
-      tokens,
-      parameters,
-      opset: model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0,
-      producer: model.producer,
-      layout: layout.layout,
-      preprocessing: prep,
-      attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
-      notes: loaded.notes,
-    };
-  }
+}
+
+/** The self-attention sites and the summary, from every found site's softmax output dims. */
+function decide(loaded: LoadedModel, dims: number[][], notes: string[]): NonNullable<LoadedModel['decided']> {
+  const { sites, keep, note } = selfAttentionSites(loaded.found, dims);
+  const { heads, tokens } = checkSiteDims({ source: loaded.source, sites }, dims.filter((_, i) => keep[i]));
+  return { keep, sites, summary: summarise(loaded, sites, heads, tokens, note ? [...notes, note] : notes) };
+}
+
+function summarise(loaded: LoadedModel, sites: AttentionSite[], heads: number, tokens: number, notes: string[]): ModelSummary {
+  const { model, source, prep } = loaded;
+  const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
+  const dModel = layout.dModel ?? 0;
+  let parameters = 0;
+  for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
+  return {
+    name: source.name,
+    path: source.onnxPath,
+    layers: sites.length,
+    heads,
+    dModel,
+    headDim: dModel && heads ? dModel / heads : 0,
+    tokens,
+    parameters,
+    opset: model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0,
+    producer: model.producer,
+    layout: layout.layout,
+    preprocessing: prep,
+    attentionNodes: sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
+    notes,
+  };
 }
 
 /**

@@ -1,35 +1,61 @@
 /**
- * The inference child process (dist/worker.js). It owns onnxruntime and the cached sessions, handles one
- * request at a time, and answers every request with a result or a one-line error.
+ * The inference child process (dist/worker.js). It owns onnxruntime, the cached sessions and the store of
+ * inspections (their tensors stay here), handles one request at a time, and answers every request with a
+ * result or a one-line error. A query superseded by a newer one in its lane while it waited is dropped.
  */
 import { Engine } from './engine';
 import { isInspectorError } from '../shared/errors';
-import type { WorkerRequest, WorkerResponse } from './workerProtocol';
+import { laneOf } from '../shared/queries';
+import { answerQuery } from './tensorQueries';
+import { TensorStore, storedBytes, DEFAULT_STORE_MB } from './tensorStore';
+import type { OpenedInspection, WorkerRequest, WorkerResponse, WorkerResults } from './workerProtocol';
 
 const engine = new Engine();
+const budgetMB = Number(process.env.VIT_INSPECTOR_STORE_MB) > 0 ? Number(process.env.VIT_INSPECTOR_STORE_MB) : DEFAULT_STORE_MB;
+const store = new TensorStore(budgetMB * 2 ** 20, (e) => engine.recycle(e.inspection));
+/** The latest query id received per lane: an older one still waiting is stale. */
+const latest = new Map<string, number>();
 let queue: Promise<void> = Promise.resolve();
 
 function send(message: WorkerResponse): void {
   process.send?.(message);
 }
 
+async function result(req: WorkerRequest, progress: (message: string) => void): Promise<WorkerResults[WorkerRequest['kind']]> {
+  switch (req.kind) {
+    case 'inspect':
+      return engine.inspect(req.request, progress);
+    case 'open': {
+      const { inspection, input } = await engine.inspectWithInput({ ...req.request, scores: false }, progress);
+      const entry = { id: req.id, inspection, request: { ...req.request, image: '' }, input };
+      // The request's image may be encoded bytes: the input tensor is what a scores run needs.
+      store.put(entry);
+      const { attention: _a, scores: _s, ...rest } = inspection;
+      return { ...rest, id: req.id, storedBytes: storedBytes(entry) } satisfies OpenedInspection;
+    }
+    case 'query':
+      return answerQuery(store, req.query, (e) => engine.scoresFor(e.request, e.input));
+    case 'release':
+      for (const id of req.inspections) store.release(id);
+      return null;
+    case 'exportReport': {
+      const { writeReport } = await import('./report');
+      return writeReport(req.dir, store.get(req.inspection).inspection, req.options);
+    }
+    case 'summary':
+      return engine.summary(req.modelPath, req.threads ?? 0, req.maxModelMB, progress);
+    case 'receptiveFields':
+      return engine.receptiveFields(req.modelPath, req.maxModelMB);
+  }
+}
+
 async function handle(req: WorkerRequest): Promise<void> {
+  if (req.kind === 'query' && latest.get(laneOf(req.query)) !== req.id) return send({ id: req.id, kind: 'dropped' });
   const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
   try {
-    switch (req.kind) {
-      case 'inspect': {
-        const result = await engine.inspect(req.request, progress);
-        send({ id: req.id, kind: 'inspect', result });
-        engine.recycle(result); // sent: serialized into the IPC buffer already
-        break;
-      }
-      case 'receptiveFields':
-        send({ id: req.id, kind: 'receptiveFields', result: await engine.receptiveFields(req.modelPath, req.maxModelMB) });
-        break;
-      case 'crash':
-        if (req.how === 'abort') process.abort();
-        process.exit(70);
-    }
+    const value = await result(req, progress);
+    send({ id: req.id, kind: 'done', result: value });
+    if (req.kind === 'inspect') engine.recycle(value as WorkerResults['inspect']); // sent: serialized into the IPC buffer already
   } catch (e) {
     if (isInspectorError(e)) send({ id: req.id, kind: 'error', code: e.code, message: e.message });
     else {
@@ -37,6 +63,8 @@ async function handle(req: WorkerRequest): Promise<void> {
       process.stderr.write(`${e instanceof Error ? e.stack : message}\n`);
       send({ id: req.id, kind: 'error', code: 'internal', message: `Inference failed: ${firstLine(message)}` });
     }
+  } finally {
+    if (req.kind === 'query' && latest.get(laneOf(req.query)) === req.id) latest.delete(laneOf(req.query));
   }
 }
 
@@ -45,6 +73,7 @@ function firstLine(s: string): string {
 }
 
 process.on('message', (req: WorkerRequest) => {
+  if (req.kind === 'query') latest.set(laneOf(req.query), req.id);
   queue = queue.then(() => handle(req));
 });
 // The parent is gone (host reloaded or crashed): do not linger.

@@ -371,3 +371,48 @@ export function dinoMask(map: Float32Array, keepMass: number): Uint8Array {
   }
   return mask;
 }
+
+/**
+ * The rollout's per-layer matrices [layers, n, n] (heads fused, lowest weights discarded, (A + I) / 2 with rows
+ * renormalised), as rollout() uses them. Kept by the inference process: each row of the rollout then costs
+ * L*n^2 (rolloutRowOf) instead of the whole joint's L*n^3.
+ */
+export function rolloutLayers(att: Float32Array, dims: AttentionDims, opts: RolloutOptions): Float32Array {
+  checkSize(att, dims);
+  const nn = dims.tokens * dims.tokens;
+  const out = new Float32Array(dims.layers * nn);
+  const layer = layerMatrices(dims, opts, att);
+  for (let l = 0; l < dims.layers; l++) layer(l, out.subarray(l * nn, (l + 1) * nn));
+  return out;
+}
+
+/** Row `query` of the rollout from rolloutLayers' matrices: e_q^T a_L ... a_1 (equals row `query` of rollout()). */
+export function rolloutRowOf(layers: Float32Array, dims: Pick<AttentionDims, 'layers' | 'tokens'>, query: number): Float32Array {
+  const n = dims.tokens;
+  const nn = n * n;
+  if (layers.length !== dims.layers * nn) throw new RangeError(`rollout layers have ${layers.length} values, expected ${dims.layers}x${n}x${n}`);
+  let v = new Float64Array(n);
+  let next = new Float64Array(n);
+  v[query] = 1;
+  for (let l = dims.layers - 1; l >= 0; l--) {
+    next.fill(0);
+    const base = l * nn;
+    for (let k = 0; k < n; k++) {
+      const w = v[k];
+      if (w === 0) continue;
+      const rk = base + k * n;
+      for (let j = 0; j < n; j++) next[j] += w * layers[rk + j];
+    }
+    [v, next] = [next, v];
+  }
+  return Float32Array.from(v);
+}
+
+/** A rollout row [tokens] as a map over the patch grid [rows * cols], divided by its maximum (as rolloutMap). */
+export function rolloutRowMap(row: Float32Array, prefix: number): Float32Array {
+  const out = row.slice(prefix);
+  let max = 0;
+  for (const v of out) max = Math.max(max, v);
+  if (max > 0) for (let i = 0; i < out.length; i++) out[i] /= max;
+  return out;
+}

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const SHARED = resolve(__dirname, '..', '..', '..', 'shared');
+/** The shared fixtures folder: beside the checkout, or where VIT_SHARED says (a git worktree lives elsewhere). */
+export const SHARED = process.env.VIT_SHARED ? resolve(process.env.VIT_SHARED) : resolve(__dirname, '..', '..', '..', 'shared');
 export const FIXTURES = join(SHARED, 'fixtures');
 export const VIT_NAMES = ['vit_hf_style', 'vit_timm_style', 'vit_torchvision', 'deit_style'] as const;
 export const REPO = resolve(__dirname, '..', '..');
