@@ -1,13 +1,15 @@
 /**
  * One inspection panel's logic, free of the `vscode` module so that it runs under plain Node in tests:
- * it runs the inference through the client, turns the result into the webview's payload, validates every
- * message from the webview (parseWebviewMessage) and answers masked runs. src/host/panel.ts wires it to a real
- * vscode.WebviewPanel.
+ * it runs the inference through the client (the inference process keeps the tensors), turns the result into
+ * the webview's payload, validates every message from the webview (parseWebviewMessage), passes its queries
+ * on (one in flight and one waiting per lane: a newer query replaces the waiting one, which is dropped) and
+ * answers masked runs. The host holds no tensor. src/host/panel.ts wires it to a real vscode.WebviewPanel.
  */
 import { basename } from 'node:path';
 import { InspectorError, isInspectorError, type ErrorCode } from '../shared/errors';
-import type { Inspection, ReceptiveFieldReport } from '../shared/types';
-import type { InspectRequest } from '../node/workerProtocol';
+import type { ReceptiveFieldReport } from '../shared/types';
+import type { ExportOptions, InspectRequest, OpenedInspection } from '../node/workerProtocol';
+import { laneOf, type AnswerOf, type TensorQuery } from '../shared/queries';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
 import { panelSettings, type EffectiveSettings } from './settings';
 
@@ -23,7 +25,10 @@ export interface WebviewPort {
 
 /** The part of InferenceClient a panel uses. */
 export interface ClientLike {
-  inspect(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<Inspection>;
+  open(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<OpenedInspection>;
+  query<Q extends TensorQuery>(query: Q): Promise<AnswerOf<Q['kind']>>;
+  release(inspections: number[]): Promise<void>;
+  exportReport(inspection: number, dir: string, options?: ExportOptions): Promise<string[]>;
   receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
 }
 
@@ -62,22 +67,28 @@ export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'v
 /**
  * A copy of `a` in an ArrayBuffer of its own. VS Code's postMessage sends a typed array's whole ArrayBuffer,
  * and an array of a result from the inference process can be a view into that message's one buffer (Node's
- * structured-clone deserializer makes views where the bytes are aligned): posting the attention alone would
- * then carry the scores and pictures too.
+ * structured-clone deserializer makes views where the bytes are aligned): posting one array alone would
+ * then carry the rest of the message too.
  */
 export function ownBuffer<T extends Float32Array | Uint8Array>(a: T): T {
   return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
 }
 
-/** The inspection with each array in a buffer of its own (see ownBuffer); the message buffer can then be freed. */
-export function withOwnBuffers(i: Inspection): Inspection {
+/** The opened inspection with each array in a buffer of its own (see ownBuffer); the message buffer can then be freed. */
+export function withOwnBuffers(i: OpenedInspection): OpenedInspection {
   return {
     ...i,
-    attention: ownBuffer(i.attention),
-    scores: ownBuffer(i.scores),
+    logits: ownBuffer(i.logits),
     preview: { ...i.preview, rgba: ownBuffer(i.preview.rgba) },
     modelImage: { ...i.modelImage, rgb: ownBuffer(i.modelImage.rgb) },
   };
+}
+
+/** Each typed array of a query's answer in a buffer of its own (see ownBuffer). */
+function answerWithOwnBuffers<A extends object>(a: A): A {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(a)) out[k] = v instanceof Float32Array ? ownBuffer(v) : v;
+  return out as A;
 }
 
 /** RGB (model input) to RGBA for canvases. */
@@ -92,18 +103,17 @@ export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8
   return out;
 }
 
-export function toPayload(imagePath: string, inspection: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
-  settings: EffectiveSettings, id = 0): InspectionPayload {
+export function toPayload(imagePath: string, inspection: OpenedInspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
+  settings: EffectiveSettings): InspectionPayload {
   const img = inspection.modelImage;
   return {
-    id,
+    id: inspection.id,
     imageName: basename(imagePath),
     imagePath,
     image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
     preview: inspection.preview,
     summary: inspection.summary,
     predictions: inspection.predictions,
-    attention: inspection.attention,
     cnn,
     cnnError,
     settings: panelSettings(settings),
@@ -118,7 +128,11 @@ function oneLine(e: unknown): string {
 
 export class PanelController implements Disposable {
   private ready = false;
-  private inspection: Inspection | undefined;
+  private inspection: OpenedInspection | undefined;
+  /** The stored masked run on show (its id), released when replaced. */
+  private masked: number | undefined;
+  /** Per lane: whether a query is in flight, and the latest one waiting behind it. */
+  private readonly lanes = new Map<string, { busy: boolean; next?: { requestId: number; query: TensorQuery } }>();
   /** The model path the current inspection was made with (masked runs reuse it). */
   private modelPath = '';
   private payload: InspectionPayload | undefined;
@@ -134,7 +148,7 @@ export class PanelController implements Disposable {
     this.subscription = port.onDidReceiveMessage((m) => this.onMessage(m));
   }
 
-  get current(): Inspection | undefined {
+  get current(): OpenedInspection | undefined {
     return this.inspection;
   }
 
@@ -165,7 +179,7 @@ export class PanelController implements Disposable {
       };
       progress('Loading model…');
       const t0 = Date.now();
-      const inspection = await this.deps.client().inspect(
+      const inspection = await this.deps.client().open(
         { modelPath: models.vit, image: this.imagePath, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
         { signal: ac.signal, onProgress: progress });
       this.deps.log(`inspected ${name} with ${inspection.summary.name} in ${Date.now() - t0} ms`);
@@ -183,10 +197,11 @@ export class PanelController implements Disposable {
       }
       return { inspection: withOwnBuffers(inspection), cnn, cnnError, settings, modelPath: models.vit };
     }).then(({ inspection, cnn, cnnError, settings, modelPath }) => {
-      if (generation !== this.generation || this.disposed) return;
+      if (generation !== this.generation || this.disposed) return void this.deps.client().release([inspection.id]);
+      this.releaseStored();
       this.inspection = inspection;
       this.modelPath = modelPath;
-      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, generation);
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
     }, (e) => {
@@ -208,7 +223,8 @@ export class PanelController implements Disposable {
     if (!base) return this.deps.log('runMasked before any inspection: ignored');
     this.maskRun?.abort();
     if (maskedTokens.length === 0) {
-      await this.post({ type: 'maskResult', maskedTokens: [], predictions: base.predictions, attention: base.attention });
+      this.releaseMasked();
+      await this.post({ type: 'maskResult', maskedTokens: [], predictions: base.predictions, inspection: base.id });
       return;
     }
     const ac = new AbortController();
@@ -218,12 +234,14 @@ export class PanelController implements Disposable {
     try {
       const result = await this.deps.withProgress(`ViT Inspector: masking ${maskedTokens.length} token(s)`, true, (signal) => {
         signal.addEventListener('abort', () => ac.abort(), { once: true });
-        return this.deps.client().inspect(
+        return this.deps.client().open(
           { modelPath: this.modelPath, image: this.imagePath, maskedTokens, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
           { signal: ac.signal });
       });
-      if (generation !== this.generation || this.maskRun !== ac || this.disposed) return;
-      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, attention: ownBuffer(result.attention) });
+      if (generation !== this.generation || this.maskRun !== ac || this.disposed) return void this.deps.client().release([result.id]);
+      this.releaseMasked();
+      this.masked = result.id;
+      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, inspection: result.id });
     } catch (e) {
       if (this.maskRun !== ac || this.disposed) return;
       if (isInspectorError(e) && e.code === 'cancelled') return;
@@ -233,9 +251,61 @@ export class PanelController implements Disposable {
     }
   }
 
+  /** The stored inspections this panel's webview may query. */
+  private get inspections(): number[] {
+    return [this.inspection?.id, this.masked].filter((i): i is number => i !== undefined);
+  }
+
+  /** Writes the current inspection's report files into dir, from the inference process (which holds the tensors). */
+  exportReport(dir: string, options: ExportOptions): Promise<string[]> {
+    if (!this.inspection) return Promise.reject(new InspectorError('bad-input', 'The inspection is still running: export when it has finished.'));
+    return this.deps.client().exportReport(this.inspection.id, dir, options);
+  }
+
+  /** Passes a query on, unless one of its lane is in flight: then it waits, replacing (dropping) any query already waiting. */
+  private query(requestId: number, query: TensorQuery): void {
+    const key = laneOf(query);
+    const lane = this.lanes.get(key) ?? { busy: false };
+    this.lanes.set(key, lane);
+    if (lane.busy) {
+      lane.next = { requestId, query };
+      return;
+    }
+    lane.busy = true;
+    void this.deps.client().query(query).then(
+      (answer) => this.post({ type: 'answer', requestId, inspection: query.inspection, answer: answerWithOwnBuffers(answer) }),
+      (e) => {
+        if (this.disposed || (isInspectorError(e) && (e.code === 'superseded' || e.code === 'cancelled'))) return;
+        // Not this panel's inspection any more (re-run meanwhile): nothing to say.
+        if (!this.inspections.includes(query.inspection)) return;
+        this.fail(e, 'vit');
+      },
+    ).finally(() => {
+      lane.busy = false;
+      const next = lane.next;
+      lane.next = undefined;
+      if (next && !this.disposed) this.query(next.requestId, next.query);
+      else if (!next) this.lanes.delete(key);
+    });
+  }
+
+  private releaseMasked(): void {
+    if (this.masked !== undefined) void this.deps.client().release([this.masked]);
+    this.masked = undefined;
+  }
+
+  /** Drops this panel's stored inspections from the inference process. */
+  private releaseStored(): void {
+    const ids = this.inspections;
+    this.inspection = undefined;
+    this.masked = undefined;
+    if (ids.length) void this.deps.client().release(ids);
+  }
+
   /** Every message from the webview lands here and is validated first. */
   onMessage(raw: unknown): void {
-    const m = parseWebviewMessage(raw, this.tokens);
+    const s = this.inspection?.summary;
+    const m = parseWebviewMessage(raw, { tokens: this.tokens, layers: s?.layers ?? 0, heads: s?.heads ?? 0, inspections: this.inspections });
     if (!m) {
       this.deps.log(`ignored an invalid message from the webview of ${basename(this.imagePath)}: ${describe(raw)}`);
       return;
@@ -252,16 +322,16 @@ export class PanelController implements Disposable {
       case 'runMasked':
         void this.runMasked(m.maskedTokens);
         return;
-      case 'needScores':
-        // Only for the inspection on show: a request from before a re-run is answered by nothing.
-        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: this.inspection.scores });
+      case 'query':
+        this.query(m.requestId, m.query);
         return;
       case 'command':
         if (m.command === 'retry') void this.inspect();
         else this.deps.runCommand(m.command, this);
         return;
       case 'painted':
-        this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
+        // Once per inspection, not per repaint.
+        if (m.what === 'first') this.deps.log(`${basename(this.imagePath)}: first heatmap ${Math.round(m.ms)} ms after the inspection arrived`);
         return;
     }
   }
@@ -285,8 +355,8 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult') return await this.port.postMessage(message);
-      // The big messages: how long VS Code takes to carry them is part of what the user waits for.
+      if (message.type !== 'inspection') return await this.port.postMessage(message);
+      // The one big message: how long VS Code takes to carry it is part of what the user waits for.
       const t0 = Date.now();
       const ok = await this.port.postMessage(message);
       this.deps.log(`${basename(this.imagePath)}: posted ${message.type} (${(bufferBytes(message) / 2 ** 20).toFixed(2)} MB of arrays) in ${Date.now() - t0} ms`);
@@ -302,6 +372,7 @@ export class PanelController implements Disposable {
     this.run?.abort();
     this.maskRun?.abort();
     this.subscription.dispose();
+    this.releaseStored();
   }
 }
 

@@ -9,7 +9,9 @@ import { npyParts } from './npy';
 import { composeHeadSheet, composeOverlay, composePatchGrid, encodePng } from './render';
 import type { Inspection } from '../shared/types';
 
-export const REPORT_FILES = ['report.json', 'attention.npy', 'patches.png', 'heads.png', 'rollout.png'] as const;
+import { REPORT_FILES } from './reportFiles';
+
+export { REPORT_FILES };
 
 export interface ReportOptions {
   colormap?: string;
