@@ -2,8 +2,10 @@
  * End to end in a real VS Code (code-server 4.100.3 + headless Chromium): install the packaged VSIX,
  * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
  * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
- * receptive-field box is drawn, open Scaling (the host sends the scores on request), reload the window and check the panel comes back. Screenshots go to
- * test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
+ * receptive-field box is drawn, open Heads (rollout), Scaling (the inference process fetches the scores only then) and a
+ * masked run, reload the window and check the panel comes back; then, when bench/models/vit_b16_384.onnx exists
+ * (npm run bench exports it), switch to that ViT-B/16 at 384 px (577 tokens) and check every view again.
+ * Screenshots go to test-output/e2e/. Uses the embedded default models when media/models has them, else the shared fixtures.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -192,6 +194,40 @@ test('Scaling fetches the softmax inputs from the host and fills the table', asy
   await shot('04-scaling.png');
 });
 
+/** The heads sheet's rollout, the ViT vs CNN chart, the scaling table, a masked run and the model tab, on the panel shown. */
+async function everyView(label: string): Promise<void> {
+  const wv = webview();
+  await wv.locator('#tab-heads').click();
+  const query = await wv.locator('#vi-heads').getAttribute('data-query');
+  await wv.locator(`#vi-rollout[data-query="${query}"][data-kept]`).waitFor({ state: 'attached', timeout: 120_000 });
+  assert.ok(Number(await wv.locator('#vi-rollout').getAttribute('data-kept')) > 0, `${label}: the DINO mask keeps patches`);
+  assert.ok(await colours(wv, '#vi-rollout') > 8, `${label}: the rollout is drawn`);
+  await shot(`${label}-heads.png`);
+  await wv.locator('#tab-compare').click();
+  await wv.locator('#vi-distance-chart[data-dots]').waitFor({ state: 'attached', timeout: 120_000 });
+  assert.ok(Number(await wv.locator('#vi-distance-chart').getAttribute('data-dots')) > 0, `${label}: a mean distance per head`);
+  await wv.locator('#tab-scaling').click();
+  await wv.locator('#vi-scaling-table[data-layer]').waitFor({ state: 'attached', timeout: 180_000 });
+  assert.ok(await wv.locator('#vi-scaling-table tbody tr').count() > 0, `${label}: the scaling table`);
+  const mask = wv.locator('#vi-mask');
+  const box = (await mask.boundingBox())!;
+  await mask.click({ position: { x: box.width * 0.55, y: box.height * 0.55 } });
+  await mask.click({ position: { x: box.width * 0.7, y: box.height * 0.55 } });
+  const masked = await mask.getAttribute('data-masked');
+  assert.match(masked ?? '', /^\d+,\d+$/, `${label}: two patches masked`);
+  await wv.locator('#vi-run-masked').click();
+  await wv.locator(`#vi-mask-result[data-masked="${masked}"]:not([hidden])`).waitFor({ timeout: 180_000 });
+  await wv.locator('#vi-mask-caption', { hasText: 'unmasked keys held' }).waitFor({ timeout: 60_000 });
+  await shot(`${label}-masked.png`);
+  await wv.locator('#tab-summary').click();
+  assert.ok(await wv.locator('#vi-summary tr').count() > 10, `${label}: the model summary`);
+  await wv.locator('#tab-patches').click();
+}
+
+test('Heads (rollout), ViT vs CNN (distance chart), Scaling and a masked run, Model: every view works', async () => {
+  await everyView('06-default');
+});
+
 test('after Developer: Reload Window the panel is restored and inspected again', async () => {
   await page.evaluate(() => ((window as unknown as { __e2eOld: boolean }).__e2eOld = true));
   await page.keyboard.press('F1');
@@ -214,4 +250,26 @@ test('after Developer: Reload Window the panel is restored and inspected again',
   log(`panel restored and painted ${Date.now() - t} ms after the reload`);
   assert.ok(await wv.locator('#vi-predictions tr').count() >= 2);
   await shot('05-restored.png');
+});
+
+const LARGE = join(REPO, 'bench', 'models', 'vit_b16_384.onnx');
+
+test('ViT-B/16 at 384 px (577 tokens): the panel re-runs with it and every view works', { skip: existsSync(LARGE) ? false : `${LARGE} is missing (npm run bench exports it)` }, async () => {
+  const wv = webview();
+  const before = await wv.locator('#vi-heads').getAttribute('data-checksum');
+  const settingsFile = join(server!.userDataDir, 'User', 'settings.json');
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+  const t = Date.now();
+  writeFileSync(settingsFile, JSON.stringify({ ...settings, 'vitInspector.model': LARGE, 'vitInspector.maxModelSizeMB': 4096 }, null, 2));
+  await wv.locator('#vi-title', { hasText: 'vit_b16_384' }).waitFor({ timeout: 300_000 });
+  await wv.locator(`#vi-heads[data-checksum]:not([data-checksum="${before}"])`).waitFor({ state: 'attached', timeout: 120_000 });
+  log(`ViT-B/16 at 384 px painted ${Date.now() - t} ms after the setting changed`);
+  assert.equal(Number(await wv.locator('#vi-summary tr', { hasText: 'Tokens' }).first().locator('td').textContent()), 577);
+  const patches = wv.locator('#vi-patches');
+  const box = (await patches.boundingBox())!;
+  const checksum = await wv.locator('#vi-heads').getAttribute('data-checksum');
+  await patches.click({ position: { x: box.width * 0.3, y: box.height * 0.3 } });
+  await page.mouse.move(0, 0);
+  await wv.locator(`#vi-heads:not([data-checksum="${checksum}"])`).waitFor({ state: 'attached', timeout: 30_000 });
+  await everyView('07-vit-b384');
 });
