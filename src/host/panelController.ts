@@ -133,6 +133,8 @@ export class PanelController implements Disposable {
   private masked: number | undefined;
   /** Per lane: whether a query is in flight, and the latest one waiting behind it. */
   private readonly lanes = new Map<string, { busy: boolean; next?: { requestId: number; query: TensorQuery } }>();
+  /** Inspections whose queries failed (evicted, process restarted): the error is shown once. */
+  private readonly failedQueries = new Set<number>();
   /** The model path the current inspection was made with (masked runs reuse it). */
   private modelPath = '';
   private payload: InspectionPayload | undefined;
@@ -276,8 +278,9 @@ export class PanelController implements Disposable {
       (answer) => this.post({ type: 'answer', requestId, inspection: query.inspection, answer: answerWithOwnBuffers(answer) }),
       (e) => {
         if (this.disposed || (isInspectorError(e) && (e.code === 'superseded' || e.code === 'cancelled'))) return;
-        // Not this panel's inspection any more (re-run meanwhile): nothing to say.
-        if (!this.inspections.includes(query.inspection)) return;
+        // Not this panel's inspection any more (re-run meanwhile): nothing to say. Said once per inspection.
+        if (!this.inspections.includes(query.inspection) || this.failedQueries.has(query.inspection)) return;
+        this.failedQueries.add(query.inspection);
         this.fail(e, 'vit');
       },
     ).finally(() => {

@@ -17,8 +17,20 @@ const store = new TensorStore(budgetMB * 2 ** 20, (e) => engine.recycle(e.inspec
 const latest = new Map<string, number>();
 let queue: Promise<void> = Promise.resolve();
 
-function send(message: WorkerResponse): void {
-  process.send?.(message);
+/**
+ * Sends a message; resolves once it is written to the channel. Answers are awaited before the next request
+ * runs: a large answer (a ViT-L's rows are 0.9 MB) is written over several turns of the event loop, and a
+ * long synchronous computation for the next request (a rollout) would otherwise hold it back.
+ */
+function send(message: WorkerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    try {
+      process.send(message, undefined, {}, () => resolve());
+    } catch {
+      resolve(); // the parent is gone: 'disconnect' ends this process
+    }
+  });
 }
 
 async function result(req: WorkerRequest, progress: (message: string) => void): Promise<WorkerResults[WorkerRequest['kind']]> {
@@ -51,17 +63,18 @@ async function result(req: WorkerRequest, progress: (message: string) => void): 
 
 async function handle(req: WorkerRequest): Promise<void> {
   if (req.kind === 'query' && latest.get(laneOf(req.query)) !== req.id) return send({ id: req.id, kind: 'dropped' });
-  const progress = (message: string) => send({ id: req.id, kind: 'progress', message });
+  const progress = (message: string) => void send({ id: req.id, kind: 'progress', message });
   try {
     const value = await result(req, progress);
-    send({ id: req.id, kind: 'done', result: value });
+    const sent = send({ id: req.id, kind: 'done', result: value });
     if (req.kind === 'inspect') engine.recycle(value as WorkerResults['inspect']); // sent: serialized into the IPC buffer already
+    await sent;
   } catch (e) {
-    if (isInspectorError(e)) send({ id: req.id, kind: 'error', code: e.code, message: e.message });
+    if (isInspectorError(e)) await send({ id: req.id, kind: 'error', code: e.code, message: e.message });
     else {
       const message = e instanceof Error ? e.message : String(e);
       process.stderr.write(`${e instanceof Error ? e.stack : message}\n`);
-      send({ id: req.id, kind: 'error', code: 'internal', message: `Inference failed: ${firstLine(message)}` });
+      await send({ id: req.id, kind: 'error', code: 'internal', message: `Inference failed: ${firstLine(message)}` });
     }
   } finally {
     if (req.kind === 'query' && latest.get(laneOf(req.query)) === req.id) latest.delete(laneOf(req.query));

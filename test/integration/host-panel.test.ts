@@ -291,6 +291,32 @@ describe('panel controller with the real inference process', () => {
   });
 });
 
+describe('an inspection the inference process no longer holds', () => {
+  test('its queries give one error offering to run it again, not one per query', async () => {
+    const h = harness();
+    const got = h.port.next('inspection');
+    h.port.send({ type: 'ready' });
+    const { payload } = await got;
+    await client.release([payload.id]); // as the store does when another inspection needs the memory
+    const err = h.port.next('error');
+    h.port.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: 0 } });
+    h.port.send({ type: 'query', requestId: 2, query: { kind: 'headStats', inspection: payload.id } });
+    const e = await err;
+    assert.match(e.message, /no longer held by the inference process.*Run the inspection again\.$/);
+    assert.equal(e.action, 'retry');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(h.errors.length, 1, 'one notification');
+    const again = h.port.next('inspection');
+    h.port.send({ type: 'command', command: 'retry' });
+    const next = (await again).payload;
+    assert.notEqual(next.id, payload.id);
+    const answer = h.port.next('answer');
+    h.port.send({ type: 'query', requestId: 3, query: { kind: 'rows', inspection: next.id, token: 0 } });
+    assert.equal((await answer).requestId, 3);
+    h.panel.dispose();
+  });
+});
+
 describe('the inference process dies mid-run', () => {
   test('the panel gets an error with a retry action, and the next request works', async () => {
     let kill = true;
