@@ -291,6 +291,16 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
     );
   }
+  if (r.queries) {
+    p(
+      '## 8. Large models: the data flow (issue 12)',
+      '',
+      'bench/queries.ts: the host\'s panel logic (src/host/panelController.ts) with the real inference process and a port that asks what the webview asks: the payload (no tensor), then every head\'s row of the centre patch (the first heatmap\'s data); each query move in the Heads view asks for the token\'s rows and rollout row, timed from the posts to both answers posted. Bytes per move: the typed arrays plus the JSON of the answers posted. Host RSS: this process, after each panel\'s first rows. Not measured here: VS Code\'s own transfer to the webview and the repaint (figure 3 times the repaint with the rows in the page).',
+      '',
+      r.queries.markdown,
+      '',
+    );
+  }
   if (Object.keys(r.errors).length) {
     p('## Failed figures', '', ...Object.entries(r.errors).map(([k, v]) => `- ${k}: ${v}`), '');
   }
