@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { receptiveFields, unitBox, unitForPixel, type RfLayer } from '../../src/shared/receptiveField';
 import { parseOnnx } from '../../src/node/onnx/parse';
 import type { AttributeValue, OnnxModel, OnnxNode, TensorData } from '../../src/shared/graph';
+import { FIXTURES } from '../helpers/fixtures';
 
-const CNN = join(__dirname, '../../../shared/fixtures/cnn');
+const CNN = join(FIXTURES, 'cnn');
 
 // ---- tiny in-memory graph builder (no weights) ----
 
