@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
@@ -254,7 +254,8 @@ test('after Developer: Reload Window the panel is restored and inspected again',
   await shot('05-restored.png');
 });
 
-const LARGE = join(REPO, 'bench', 'models', 'vit_b16_384.onnx');
+/** The large model: ViT-B/16 at 384 px, or another ViT at 384 px (VIT_E2E_LARGE_MODEL, e.g. bench/models/vit_l16_384.onnx). */
+const LARGE = process.env.VIT_E2E_LARGE_MODEL ? resolve(process.env.VIT_E2E_LARGE_MODEL) : join(REPO, 'bench', 'models', 'vit_b16_384.onnx');
 
 test('ViT-B/16 at 384 px (577 tokens), in a window of its own: click → first heatmap, and every view works', { skip: existsSync(LARGE) ? false : `${LARGE} is missing (npm run bench exports it)`, timeout: 15 * 60_000 }, async () => {
   const big = await startCodeServer({
@@ -267,12 +268,16 @@ test('ViT-B/16 at 384 px (577 tokens), in a window of its own: click → first h
     page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(big.url);
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: IMAGE_NAME }).waitFor({ timeout: 90_000 });
+    // Timed from the click on the menu entry (a fresh window shows it only once the extension is scanned).
+    const item = await contextMenuEntry(IMAGE_NAME, 'Inspect Attention');
+    await item.hover();
     const t = Date.now();
-    await runFromExplorerMenu(IMAGE_NAME, 'Inspect Attention');
+    await item.click();
+    if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
     const wv = webview();
     await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 300_000 });
-    log(`ViT-B/16 at 384 px: first heatmap ${Date.now() - t} ms after the menu click (cold: the inference process starts and loads the model)`);
-    assert.match((await wv.locator('#vi-title').textContent()) ?? '', /vit_b16_384/);
+    log(`${basename(LARGE)}: first heatmap ${Date.now() - t} ms after the menu click (cold: the inference process starts and loads the model)`);
+    assert.ok(((await wv.locator('#vi-title').textContent()) ?? '').includes(basename(LARGE, '.onnx')));
     assert.ok(await colours(wv, '#vi-heads') > 8, 'the heads sheet shows a heatmap');
     const patches = wv.locator('#vi-patches');
     const box = (await patches.boundingBox())!;
@@ -281,7 +286,7 @@ test('ViT-B/16 at 384 px (577 tokens), in a window of its own: click → first h
     await patches.click({ position: { x: box.width * 0.3, y: box.height * 0.3 } });
     await page.mouse.move(0, 0);
     await wv.locator(`#vi-heads:not([data-checksum="${checksum}"])`).waitFor({ state: 'attached', timeout: 30_000 });
-    log(`ViT-B/16 at 384 px: a query move repainted every head ${Date.now() - tm} ms after the click`);
+    log(`${basename(LARGE)}: a query move repainted every head ${Date.now() - tm} ms after the click`);
     await shot('07-vit-b384.png');
     await everyView('07-vit-b384');
   } finally {
