@@ -79,7 +79,8 @@ async function inspect(page: Page, file: string, previous: string): Promise<{ ms
   return { ms, checksum: (await heads.getAttribute('data-checksum')) ?? '' };
 }
 
-export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void): Promise<VsCodeResult> {
+export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void,
+  settings: Record<string, unknown> = {}): Promise<VsCodeResult> {
   let vsix: string;
   try {
     vsix = prepareQuietly(root, log);
@@ -101,7 +102,7 @@ export async function measureVsCode(root: string, model: string, photos: [string
       server = await startCodeServer({
         vsix,
         files: { 'photo1.jpg': readFileSync(photos[0]), 'photo2.jpg': readFileSync(photos[1]) },
-        userSettings: { 'vitInspector.model': model, 'vitInspector.threads': 2 },
+        userSettings: { 'vitInspector.model': model, 'vitInspector.threads': 2, ...settings },
       });
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const t = Date.now();
