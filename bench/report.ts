@@ -87,7 +87,7 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only overhead --write`',
       '',
-      `Method: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/node/engine.ts, the function \`Engine.inspect\` uses, as the inference process calls it: logits plus every layer's softmax input (scores) and output (probabilities) as two [layers, heads, N, N] Float32Arrays, written into the previous result's arrays (handed back once sent).`,
+      `Method: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/node/engine.ts, the function \`Engine.inspect\` uses, as the inference process calls it for an inspection: logits plus every layer's softmax output (probabilities) as one [layers, heads, N, N] Float32Array (the scores are fetched by a second run only when the Scaling view asks: variant engineWithScores), written into the arrays of a released inspection (handed back to the pool).`,
       '',
     );
     for (const [name, o] of Object.entries(r.overhead)) {
@@ -203,7 +203,7 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only panel --write`',
       '',
-      `Method: headless Chromium (${r.panel.chromium}; /usr/bin/chromium driven by playwright-core, args ${'`--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run`'}) loads \`${r.panel.url}\` (dist/webview.js with a fake VS Code API and a synthetic ${r.panel.layers} layers × ${r.panel.heads} heads × ${r.panel.tokens} tokens payload, the heads view open). After the first paint (${f1(r.panel.firstPaintMs, 0)} ms after navigation) and 30 warm-up moves, \`window.__vitInspectorBench.moveQuery(token)\` is called ${r.panel.moves} times with tokens spread over the image; it sets the query and synchronously repaints what a real move repaints (all ${r.panel.layers * r.panel.heads} head maps), returning the milliseconds taken.`,
+      `Method: headless Chromium (${r.panel.chromium}; /usr/bin/chromium driven by playwright-core, args ${'`--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run`'}) loads \`${r.panel.url}\` (dist/dev/webview.js, the webview with its benchmark hook, with a fake VS Code API and a synthetic ${r.panel.layers} layers × ${r.panel.heads} heads × ${r.panel.tokens} tokens inspection whose tensor a copy of the inference process's store holds in the page, the heads view open). After the first paint (${f1(r.panel.firstPaintMs, 0)} ms after navigation) and 30 warm-up moves, \`window.__vitInspectorBench.moveQuery(token)\` is called ${r.panel.moves} times with tokens spread over the image; it sets the query as a click does, waits for the answer to the rows query it posts (every head's row of the token, answered in the page: no process hop) and repaints what a real move repaints (all ${r.panel.layers * r.panel.heads} head maps), returning the milliseconds taken.`,
       '',
       `Result: p95 **${f1(pm.p95, 2)} ms**, median ${f1(pm.median, 2)} ms (${spread(pm, 2)}); target p95 ≤ ${TARGET.panelP95} ms: ${met(pm.p95 <= TARGET.panelP95)}.${pm.p95 <= TARGET.panelP95 ? ' A move repaints within one 60 Hz frame.' : ` The repaint takes longer than one 60 Hz frame (16.7 ms) at p95: a move can drop frames.`}`,
       '',
@@ -288,6 +288,16 @@ export function renderMarkdown(r: Results, root: string): string {
       ),
       '',
       'The PyTorch hooks capture the probabilities only (no scores); onnxruntime returns both.',
+      '',
+    );
+  }
+  if (r.queries) {
+    p(
+      '## 8. Large models: the data flow (issue 12)',
+      '',
+      'bench/queries.ts: the host\'s panel logic (src/host/panelController.ts) with the real inference process and a port that asks what the webview asks: the payload (no tensor), then every head\'s row of the centre patch (the first heatmap\'s data); each query move in the Heads view asks for the token\'s rows and rollout row, timed from the posts to both answers posted. Bytes per move: the typed arrays plus the JSON of the answers posted. Host RSS: this process, after each panel\'s first rows. Not measured here: VS Code\'s own transfer to the webview and the repaint (figure 3 times the repaint with the rows in the page).',
+      '',
+      r.queries.markdown,
       '',
     );
   }

@@ -8,13 +8,14 @@
  *   npm run bench -- --out FILE           write the Markdown elsewhere
  *   node --import tsx bench/run.ts --render saved.json [OUT.md]   re-render a saved --json output
  *
- * Figures: overhead, e2e, vscode, panel, preprocess, compute, memory, peer. Progress goes to stderr.
+ * Figures: overhead, e2e, vscode, panel, preprocess, compute, memory, peer, queries. Progress goes to stderr.
  * Not a test: CI does not run it. Inputs (models, photo) are made on demand into the git-ignored bench/models/.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { ensureModels, ensurePhoto, ensureSgemm, type ModelName } from './lib/assets';
+import { ensureLargeModels, ensureModels, ensurePhoto, ensureSgemm, type ModelName } from './lib/assets';
 import { machine, theoreticalPeak, type Machine } from './lib/machine';
 import { measureOverhead, THREADS, type OverheadResult } from './figures/overhead';
 import { measureEndToEnd, type EndToEndResult } from './figures/endToEnd';
@@ -26,7 +27,7 @@ import { measurePeer, type PeerResult } from './figures/peer';
 import { measureVsCode, mirroredCopy, type VsCodeResult } from './figures/vscode';
 import { renderMarkdown } from './report';
 
-export const FIGURES = ['overhead', 'e2e', 'vscode', 'panel', 'preprocess', 'compute', 'memory', 'peer'] as const;
+export const FIGURES = ['overhead', 'e2e', 'vscode', 'panel', 'preprocess', 'compute', 'memory', 'peer', 'queries'] as const;
 export type Figure = (typeof FIGURES)[number];
 
 export interface Results {
@@ -45,6 +46,8 @@ export interface Results {
   compute?: { sgemm: SgemmResult; models: Record<string, { flops: number; logitsMs: number; attentionMs: number; gflopsLogits: number; gflopsAttention: number }> };
   memory?: MemoryResult;
   peer?: Record<string, PeerResult>;
+  /** bench/queries.ts: the data flow at ViT-B/16 and ViT-L/16 at 384 px (its Markdown table and JSON). */
+  queries?: { markdown: string; json: unknown };
   errors: Record<string, string>;
   durationS: number;
 }
@@ -175,6 +178,15 @@ async function main() {
     const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
     results.vscode = await measureVsCode(root, paths.vit_s16, [photo, await mirroredCopy(photo)], q ? 1 : 3, chromium, log);
     if (results.vscode.coldMs) log(`  image → first heatmap in VS Code: cold ${results.vscode.coldMs.median.toFixed(0)} ms`);
+  });
+
+  await step('queries', async () => {
+    ensureLargeModels(root, modelsDir, log);
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench', 'queries.ts'), '--moves', q ? '10' : '100', '--cli', q ? '1' : '3', '--panels', '2'],
+      { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 });
+    if (r.status !== 0) throw new Error(`bench/queries.ts failed (${r.status ?? r.signal})`);
+    const lines = r.stdout.trim().split('\n');
+    results.queries = { markdown: lines.slice(0, -1).join('\n'), json: JSON.parse(lines[lines.length - 1]) };
   });
 
   results.durationS = (performance.now() - t0) / 1000;

@@ -32,9 +32,12 @@ import torch
 import torch.nn as nn
 
 CONFIGS = {
-    # name: (d_model, layers, heads); patch 16, 224x224, MLP ratio 4, 1000 classes (ViT-S/16, ViT-B/16 sizes)
+    # name: (d_model, layers, heads[, image]); patch 16, 224x224 unless given, MLP ratio 4, 1000 classes
+    # (ViT-S/16, ViT-B/16 sizes; ViT-B/16 and ViT-L/16 at 384 px: 577 tokens, for the large-model figures)
     "vit_s16": (384, 12, 6),
     "vit_b16": (768, 12, 12),
+    "vit_b16_384": (768, 12, 12, 384),
+    "vit_l16_384": (1024, 24, 16, 384),
 }
 IMAGE = 224
 PATCH = 16
@@ -72,12 +75,18 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def config(name):
+    """(d_model, layers, heads, image) of a configuration."""
+    c = CONFIGS[name]
+    return (*c, IMAGE) if len(c) == 3 else c
+
+
 class ViT(nn.Module):
-    def __init__(self, dim, layers, heads):
+    def __init__(self, dim, layers, heads, image=IMAGE):
         super().__init__()
         self.patch_embed = nn.Conv2d(3, dim, PATCH, PATCH)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, (IMAGE // PATCH) ** 2 + 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, (image // PATCH) ** 2 + 1, dim))
         self.blocks = nn.Sequential(*[Block(dim, heads) for _ in range(layers)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, CLASSES)
@@ -95,25 +104,27 @@ class ViT(nn.Module):
 
 
 def build(name):
-    dim, layers, heads = CONFIGS[name]
+    dim, layers, heads, image = config(name)
     torch.manual_seed(0)
-    return ViT(dim, layers, heads).eval()
+    return ViT(dim, layers, heads, image).eval()
 
 
 def export(out_dir, names):
     os.makedirs(out_dir, exist_ok=True)
     for name in names:
         model = build(name)
-        x = torch.randn(1, 3, IMAGE, IMAGE)
+        dim, layers, heads, image = config(name)
+        x = torch.randn(1, 3, image, image)
         onnx_path = os.path.join(out_dir, f"{name}.onnx")
         tmp = onnx_path + ".tmp"
+        # The TorchScript exporter (torch >= 2.9 defaults to the dynamo one, which nests modules in functions).
+        legacy = {"dynamo": False} if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 5) else {}
         with torch.no_grad():
             torch.onnx.export(model, x, tmp, input_names=["pixel_values"], output_names=["logits"], opset_version=14,
-                              do_constant_folding=True)
+                              do_constant_folding=True, **legacy)
         torch.save(model.state_dict(), os.path.join(out_dir, f"{name}.pt"))
-        dim, layers, heads = CONFIGS[name]
-        meta = {"name": name, "d_model": dim, "layers": layers, "heads": heads, "mlp": dim * 4, "patch": PATCH, "image": IMAGE,
-                "classes": CLASSES, "tokens": (IMAGE // PATCH) ** 2 + 1, "parameters": sum(p.numel() for p in model.parameters()),
+        meta = {"name": name, "d_model": dim, "layers": layers, "heads": heads, "mlp": dim * 4, "patch": PATCH, "image": image,
+                "classes": CLASSES, "tokens": (image // PATCH) ** 2 + 1, "parameters": sum(p.numel() for p in model.parameters()),
                 "torch": torch.__version__}
         with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
             json.dump(meta, f, indent=1)
@@ -144,7 +155,8 @@ def peer(out_dir, name, threads):
     captured = []
     for block in model.blocks:
         block.attn.attn_drop.register_forward_hook(lambda _m, _i, out: captured.append(out))
-    x = torch.randn(1, 3, IMAGE, IMAGE)
+    image = config(name)[3]
+    x = torch.randn(1, 3, image, image)
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
         if line.strip() != "run":

@@ -9,7 +9,12 @@ const node = { ...common, platform: 'node', target: 'node20', format: 'cjs', ext
 await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/host/extension.ts', cli: 'src/cli/cli.ts', worker: 'src/node/worker.ts' }, outdir: 'dist',
     banner: { js: '' } }),
-  build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' }),
+  // The shipped webview, and a development build with the benchmark hook (webview/dev/benchHook.ts) for the
+  // harness and bench/: the define makes the hook dead code in the first, which esbuild then drops.
+  build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist',
+    define: { VIT_INSPECTOR_DEV: 'false' } }),
+  build({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: { webview: 'webview/main.ts', harnessStore: 'webview/dev/harnessStore.ts' },
+    outdir: 'dist/dev', define: { VIT_INSPECTOR_DEV: 'true' } }),
   // VS Code for the Web (package.json "browser"): commands that say the extension needs native code.
   build({ ...common, platform: 'browser', target: 'es2022', format: 'cjs', external: ['vscode'], entryPoints: { web: 'src/host/web.ts' }, outdir: 'dist' }),
 ]);

@@ -124,6 +124,13 @@ export function checkVsix(file, target) {
     natives.push({ name: n, ...fmt });
     if (fmt.format !== want.format || fmt.arch !== want.arch) problems.push(`${n} is ${fmt.format} ${fmt.arch}, not ${want.format} ${want.arch}`);
   }
+  // Test hooks stay out of the shipped bundles: the benchmark hook lives only in dist/dev/ (not packaged), and
+  // the worker has no crash request (tests kill the child from outside).
+  for (const [bundle, hook] of [['extension/dist/webview.js', '__vitInspectorBench'], ['extension/dist/worker.js', "'crash'"], ['extension/dist/extension.js', 'crashForTest']]) {
+    const e = entries.find((x) => x.name === bundle);
+    if (e && read(e).toString('utf8').includes(hook)) problems.push(`test hook ${hook} in ${bundle}`);
+  }
+  if (names.some((n) => n.startsWith('extension/dist/dev/'))) problems.push('the development bundles (dist/dev/) are packaged');
   const manifest = JSON.parse(read(entries.find((e) => e.name === 'extension/package.json')).toString('utf8'));
   if (manifest.main !== './dist/extension.js') problems.push(`main is ${manifest.main}`);
   const manifestXml = read(entries.find((e) => e.name === 'extension.vsixmanifest')).toString('utf8');

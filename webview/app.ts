@@ -1,6 +1,8 @@
 /** The webview's one shared mutable context (`app`), the VS Code API handle and `post`, plus small readers of them. */
+import type { PatchDims } from '../src/shared/analytics';
 import type { WebviewToHost } from '../src/shared/protocol';
-import type { Analysis } from './logic/analysis';
+import type { TensorQuery } from '../src/shared/queries';
+import { QueryBook } from './logic/queries';
 import type { HeadsPainter } from './logic/colorize';
 import type { SheetLayout } from './logic/geometry';
 import { emptyModel } from './logic/messages';
@@ -16,11 +18,6 @@ interface VsCodeApi {
   setState(s: unknown): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
-declare global {
-  interface Window {
-    __vitInspectorBench?: { moveQuery(token: number): number; breakdown(): Record<string, number> };
-  }
-}
 
 export const vscode: VsCodeApi = typeof acquireVsCodeApi === 'function'
   ? acquireVsCodeApi()
@@ -32,7 +29,10 @@ export interface App {
   els: Els; // built in boot(), once the document has a body
   model: AppModel;
   state: UiState;
-  analysis: Analysis | null;
+  /** The payload's sizes for the analytics (null before the first payload). */
+  analysis: { dims: PatchDims } | null;
+  /** The queries asked of the inference process, by lane; answers to older ones are ignored. */
+  queries: QueryBook;
   theme: Theme; // read in boot(), again when the theme changes
   image: HTMLCanvasElement | null;
   // the heads sheet: its layout, its painter and the small buffer it paints into
@@ -48,9 +48,7 @@ export interface App {
   firstPosted: boolean;
   scratchMap: Float32Array;
   scratchMap2: Float32Array;
-  rolloutTimer: number;
   scalingDone: number; // layer the scaling table shows, -1 none
-  scoresAskedFor: number | undefined; // payload id the scores were asked for
 }
 
 export const app: App = {
@@ -58,6 +56,7 @@ export const app: App = {
   model: emptyModel(),
   state: restoreState(vscode.getState(), null),
   analysis: null,
+  queries: new QueryBook(),
   theme: undefined as unknown as Theme,
   image: null,
   sheet: null,
@@ -72,10 +71,14 @@ export const app: App = {
   firstPosted: false,
   scratchMap: new Float32Array(0),
   scratchMap2: new Float32Array(0),
-  rolloutTimer: 0,
   scalingDone: -1,
-  scoresAskedFor: undefined,
 };
+
+/** Asks the host for a query's answer, unless the same query is already the latest of its lane. */
+export function ask(query: TensorQuery): void {
+  const r = app.queries.request(query);
+  if (r) post({ type: 'query', requestId: r.requestId, query: r.query });
+}
 
 export const dims = (): Dims | null => app.model.dims;
 /** The token shown: the hovered patch, else the selected query. */

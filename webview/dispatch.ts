@@ -4,8 +4,8 @@ import type { Action } from './logic/state';
 import { reduce, toSaved } from './logic/state';
 import { allParts, invalidate, partView } from './schedule';
 import type { Part } from './schedule';
+import { askForNeeds } from './needs';
 import { setupHeads } from './views/heads';
-import { scheduleRollout } from './views/patches';
 
 const saving = { timer: 0 };
 
@@ -27,15 +27,12 @@ export function dispatch(a: Action): void {
   if (prev.query !== state.query) parts.push('heads', 'patches', 'enlarged', 'rollout', 'compare', 'mask', 'maskResult', 'anatomy');
   if (prev.layer !== state.layer) parts.push('patches', 'compare', 'scaling', 'maskResult', 'anatomy');
   if (prev.cnnDepth !== state.cnnDepth) parts.push('compare');
-  if (prev.disabledHeads !== state.disabledHeads) { parts.push('heads', 'headsOv', 'patches', 'enlarged', 'compare', 'chart', 'maskResult'); scheduleRollout(); }
-  if (prev.fusion !== state.fusion || prev.discardRatio !== state.discardRatio) scheduleRollout();
+  if (prev.disabledHeads !== state.disabledHeads) parts.push('heads', 'headsOv', 'patches', 'enlarged', 'compare', 'chart', 'maskResult');
   if (prev.massThreshold !== state.massThreshold) parts.push('rollout');
   if (prev.maskedTokens !== state.maskedTokens) parts.push('mask');
   if (prev.enlarged !== state.enlarged || prev.cursor !== state.cursor) parts.push('headsOv', 'enlarged');
   if (prev.showImage !== state.showImage) { setupHeads(); parts.push('heads', 'headsOv'); }
-  if (prev.view !== state.view) {
-    parts.push(...allParts().filter((p) => partView[p] === state.view));
-    if (state.view === 'heads') scheduleRollout();
-  }
+  if (prev.view !== state.view) parts.push(...allParts().filter((p) => partView[p] === state.view));
   invalidate(...parts);
+  askForNeeds(); // the rollout row, a masked run's layer, ... for the new state
 }

@@ -6,6 +6,7 @@ import { views } from './logic/state';
 import { readTheme } from './dom/draw';
 import { dispatch } from './dispatch';
 import { applyModelChanges } from './inspection';
+import { askForNeeds } from './needs';
 import { allParts, invalidate } from './schedule';
 import { setupHeads } from './views/heads';
 
@@ -26,6 +27,7 @@ function setHover(t: number | null): void {
   if (t === app.hoverQuery || (t !== null && t < 0)) return;
   app.hoverQuery = t;
   invalidate('heads', 'patches', 'enlarged', 'rollout', 'compare', 'controls');
+  askForNeeds(); // the hovered token's rows
 }
 
 /** A canvas of the image's patches: click sets the query (or onClick), arrow keys move it, Space/Enter call onSpace. */

@@ -1,6 +1,7 @@
 /** Applies the model's changes from host messages to the page: progress, errors, settings, and setting up a new inspection. */
 import { app, setAppState, vscode } from './app';
-import { Analysis } from './logic/analysis';
+import { attentionDims } from '../src/shared/analytics';
+import { askForNeeds } from './needs';
 import type { Change } from './logic/messages';
 import { restoreState } from './logic/state';
 import { imageCanvas } from './dom/draw';
@@ -8,7 +9,6 @@ import { save } from './dispatch';
 import { allParts, flush, invalidate, markDirty, paintNow } from './schedule';
 import { setupControls } from './views/controls';
 import { setupHeads } from './views/heads';
-import { scheduleRollout } from './views/patches';
 import { setupStages } from './views/stages';
 import { renderPredictions, renderSummary } from './views/tables';
 
@@ -37,8 +37,12 @@ export function applyModelChanges(changed: Change[]): void {
     setupHeads();
     invalidate('heads', 'patches', 'enlarged', 'rollout', 'compare', 'maskResult');
   }
-  if (changed.includes('maskResult')) invalidate('maskResult');
-  if (changed.includes('scores')) invalidate('scaling');
+  if (changed.includes('maskResult')) { invalidate('maskResult'); askForNeeds(); }
+  if (changed.includes('rows')) invalidate('heads', 'patches', 'enlarged', 'compare', 'maskResult', 'anatomy');
+  if (changed.includes('maskRows')) invalidate('maskResult');
+  if (changed.includes('rollout')) invalidate('rollout');
+  if (changed.includes('headStats')) invalidate('chart');
+  if (changed.includes('scaling')) { app.scalingDone = -1; invalidate('scaling'); }
 }
 
 /** The image's full path: the host's serializer reopens the panel from PanelState.imagePath after a reload. */
@@ -52,7 +56,8 @@ function setupPayload(): void {
   const { els } = app;
   const saved = vscode.getState() ?? app.state;
   app.state = restoreState(saved, d, imagePathOf(p));
-  app.analysis = new Analysis(p);
+  app.analysis = { dims: attentionDims(p.summary.layers, p.summary.heads, p.summary.layout) };
+  app.queries.reset();
   app.image = imageCanvas(p.image);
   app.lastPatch = d.prefixTokens.length + Math.floor(d.grid[0] / 2) * d.grid[1] + Math.floor(d.grid[1] / 2); // the centre patch
   app.hoverQuery = null;
@@ -71,9 +76,9 @@ function setupPayload(): void {
   renderPredictions(els.predictions, p.predictions.slice(0, app.model.settings.topK));
   renderSummary();
   markDirty(...allParts());
-  scheduleRollout();
-  // the heads sheet and the first view paint now (synchronously), so 'first' measures real work
+  // the page paints now without the heatmaps; they come with the answer to the query's rows
   paintNow('heads');
   flush();
+  askForNeeds();
   save();
 }

@@ -18,13 +18,16 @@ import { dispatch } from './dispatch';
 import { wireEvents } from './events';
 import { applyModelChanges } from './inspection';
 import { breakdown, flushNow, setPainters } from './schedule';
+import { installBenchHook } from './dev/benchHook';
+
+declare const VIT_INSPECTOR_DEV: boolean; // set by scripts/build.mjs (esbuild define): true only in dist/dev/
 import { painters } from './views/painters';
 import { mountExplain } from './views/explain';
 
 setPainters(painters);
 
 window.addEventListener('message', (e: MessageEvent) => {
-  const r = handleHostMessage(app.model, e.data as HostToWebview);
+  const r = handleHostMessage(app.model, e.data as HostToWebview, app.queries);
   if (!r) return;
   app.model = r.model;
   applyModelChanges(r.changed);
@@ -49,18 +52,8 @@ function boot(): void {
   const compare = document.getElementById('vi-distance-chart')?.parentElement;
   if (compare) mountExplain(compare);
 
-  window.__vitInspectorBench = {
-    /** Sets the query and repaints synchronously what a real move repaints; returns the milliseconds taken. */
-    moveQuery(token: number): number {
-      const t0 = performance.now();
-      app.hoverQuery = null;
-      dispatch({ type: 'setQuery', token });
-      flushNow('heads');
-      return performance.now() - t0;
-    },
-    /** Per-part milliseconds of the last repaint (heads, patches, compare, ...). */
-    breakdown: () => ({ ...breakdown }),
-  };
+  // The benchmark's hook: only in the development build (dist/dev/webview.js), never in the shipped bundle.
+  if (VIT_INSPECTOR_DEV) installBenchHook({ app, dispatch, flushNow, breakdown });
 
   post({ type: 'ready' });
 }

@@ -1,7 +1,8 @@
 /**
  * Attention extraction overhead: the same model and session options, a run that returns every layer's
- * attention probabilities and scores as [layers, heads, N, N] arrays, divided by a run that returns the
- * logits only. All variants run interleaved in this process, each in its own session.
+ * attention probabilities as [layers, heads, N, N] arrays (what the inference process fetches for an
+ * inspection; the scores come in a second run only when the Scaling view asks), divided by a run that returns
+ * the logits only. All variants run interleaved in this process, each in its own session.
  */
 import { readFileSync, rmSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,8 +124,9 @@ export interface OverheadResult {
 export const VARIANT_DOC: Record<string, string> = {
   logits: 'original model, fetch logits only (the baseline)',
   logitsAgain: 'a second session of the original model, logits only (A/A control: should be 1.00×)',
-  engine: "the engine's run as the inference process makes it: scores + probabilities + logits, as [layers, heads, N, N] arrays (src/node/engine.ts runWithAttention), written into the arrays of the previous result (handed back by Engine.recycle once sent)",
-  engineFresh: 'as engine, into new arrays every run (what an in-process caller that keeps every result gets)',
+  engine: "the engine's run as the inference process makes it for an inspection: probabilities + logits (scores: false; the session exposes scores and probabilities), as [layers, heads, N, N] arrays (src/node/engine.ts runWithAttention), written into the arrays of a released inspection (handed back to the pool by the store)",
+  engineWithScores: "the engine's run with the scores too (what the Scaling view's scores run, and the CLI's whole inspection, fetch), recycled arrays",
+  engineFresh: 'as engineWithScores, into new arrays every run (what an in-process caller that keeps every result gets)',
   naive: 'before: fetch scores + probabilities by name (onnxruntime allocates each, the binding copies each into a new ArrayBuffer), then concatenate per layer',
   naiveNoConcat: 'diagnostic: as naive, without the concatenation',
   exposedLogitsOnly: 'diagnostic: the model with the extra outputs, fetching logits only (cost of the graph change alone)',
@@ -147,8 +149,8 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
 
   // As in the inference process: each result's arrays go back to the pool once used, and the next run takes them.
   const pool = new engine.ArrayPool();
-  const recycledRun = async () => {
-    const out = await engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites, { allocate: pool.take });
+  const recycledRun = async (scores: boolean) => {
+    const out = await engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites, { scores, allocate: pool.take });
     pool.give(out.attention, out.scores);
     return out;
   };
@@ -157,7 +159,8 @@ export async function measureOverhead(path: string, rounds: number, log: (s: str
     metered({
       logits: () => plain.run(p.feeds, [p.logitsName]),
       logitsAgain: () => plain2.run(p.feeds, [p.logitsName]),
-      engine: recycledRun,
+      engine: () => recycledRun(false),
+      engineWithScores: () => recycledRun(true),
       engineFresh: () => engine.runWithAttention(exposed, p.feeds, p.logitsName, p.sites),
       naive: () => naiveRun(naiveSession, p, allNames),
       naiveNoConcat: () => naiveRun(naiveSession, p, allNames, false),

@@ -1,8 +1,10 @@
 /**
  * Panel responsiveness: the time to repaint every head when the query token moves, 12 layers × 12 heads
- * (ViT-B) of 197 tokens, in headless Chromium. The webview's own hook window.__vitInspectorBench.moveQuery
- * sets the query and repaints synchronously what a real move repaints, returning the milliseconds taken;
- * the page is webview/dev/harness.html (dist/webview.js with a fake VS Code API and a synthetic payload).
+ * (ViT-B) of 197 tokens by default, in headless Chromium. The development build's hook
+ * window.__vitInspectorBench.moveQuery sets the query as a click does, waits for the rows it asks for (answered
+ * in the page by the worker's own store and queries, webview/dev/harnessStore.ts: no process hop) and repaints
+ * what a real move repaints, returning the milliseconds taken; the page is webview/dev/harness.html
+ * (dist/dev/webview.js with a fake VS Code API and a synthetic inspection).
  */
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
@@ -32,9 +34,9 @@ function loadPlaywright(root: string): Playwright {
   return require('playwright-core');
 }
 
-export async function measurePanel(root: string, chromium: string, moves: number, warmup: number): Promise<PanelResult> {
+export async function measurePanel(root: string, chromium: string, moves: number, warmup: number, size = { layers: 12, heads: 12, grid: 14 }): Promise<PanelResult> {
   if (!existsSync(join(root, 'webview', 'dev', 'harness.html'))) throw new Error('webview/dev/harness.html is missing');
-  if (!existsSync(join(root, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: npm run build');
+  if (!existsSync(join(root, 'dist', 'dev', 'webview.js'))) throw new Error('dist/dev/webview.js is missing: npm run build');
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
@@ -51,7 +53,7 @@ export async function measurePanel(root: string, chromium: string, moves: number
   const port = (server.address() as AddressInfo).port;
   const { chromium: pw } = loadPlaywright(root);
   const browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_ARGS });
-  const url = `http://127.0.0.1:${port}/webview/dev/harness.html?layers=12&heads=12&grid=14&view=heads`;
+  const url = `http://127.0.0.1:${port}/webview/dev/harness.html?layers=${size.layers}&heads=${size.heads}&grid=${size.grid}&view=heads`;
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const t0 = Date.now();
@@ -64,13 +66,13 @@ export async function measurePanel(root: string, chromium: string, moves: number
       return h.payload.summary;
     });
     const times = await page.evaluate(
-      ({ moves, warmup }) => {
-        const b = (window as unknown as { __vitInspectorBench: { moveQuery(t: number): number } }).__vitInspectorBench;
+      async ({ moves, warmup }) => {
+        const b = (window as unknown as { __vitInspectorBench: { moveQuery(t: number): Promise<number> } }).__vitInspectorBench;
         const tokens = (window as unknown as { __harness: { payload: { summary: { tokens: number } } } }).__harness.payload.summary.tokens;
         const out: number[] = [];
         // Patch tokens in a scattered order (as a pointer sweeping the image would visit many), CLS included.
         for (let i = 0; i < warmup + moves; i++) {
-          const ms = b.moveQuery((i * 37) % tokens);
+          const ms = await b.moveQuery((i * 37) % tokens);
           if (i >= warmup) out.push(ms);
         }
         return out;

@@ -20,7 +20,7 @@ export interface VsCodeResult {
   coldMs?: Summary; // first inspection in a fresh window: click → heads painted
   warmMs?: Summary; // second photo in the same window
   workbenchMs?: Summary; // page load → explorer shows the files (context, not part of the figure)
-  /** From the extension's own log ("ViT Inspector" output): the inference (host → inference process → host) and the webview's paint after the payload arrived. */
+  /** From the extension's own log ("ViT Inspector" output): the inference (host → inference process → host) and the webview's first heatmap after the payload arrived (its rows query's round trip included). */
   parts?: { coldInspectMs?: Summary; warmInspectMs?: Summary; coldPostMs?: Summary; warmPostMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary; postMB?: Summary };
   vsix?: string;
 }
@@ -79,7 +79,8 @@ async function inspect(page: Page, file: string, previous: string): Promise<{ ms
   return { ms, checksum: (await heads.getAttribute('data-checksum')) ?? '' };
 }
 
-export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void): Promise<VsCodeResult> {
+export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void,
+  settings: Record<string, unknown> = {}): Promise<VsCodeResult> {
   let vsix: string;
   try {
     vsix = prepareQuietly(root, log);
@@ -101,7 +102,7 @@ export async function measureVsCode(root: string, model: string, photos: [string
       server = await startCodeServer({
         vsix,
         files: { 'photo1.jpg': readFileSync(photos[0]), 'photo2.jpg': readFileSync(photos[1]) },
-        userSettings: { 'vitInspector.model': model, 'vitInspector.threads': 2 },
+        userSettings: { 'vitInspector.model': model, 'vitInspector.threads': 2, ...settings },
       });
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const t = Date.now();
@@ -131,8 +132,8 @@ export async function measureVsCode(root: string, model: string, photos: [string
     add('coldPostMs', logged(text, /photo1\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
     add('warmPostMs', logged(text, /photo2\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
     add('postMB', logged(text, /photo1\.jpg: posted inspection \(([\d.]+) MB of arrays\)/));
-    add('coldPaintMs', logged(text, /photo1\.jpg: painted first in (\d+) ms/));
-    add('warmPaintMs', logged(text, /photo2\.jpg: painted first in (\d+) ms/));
+    add('coldPaintMs', logged(text, /photo1\.jpg: first heatmap (\d+) ms after the inspection arrived/));
+    add('warmPaintMs', logged(text, /photo2\.jpg: first heatmap (\d+) ms after the inspection arrived/));
   }
   return {
     measured: cold.length > 0,

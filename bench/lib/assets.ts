@@ -34,6 +34,14 @@ export function ensureModels(root: string, dir: string, log: (s: string) => void
   return Object.fromEntries(MODEL_NAMES.map((n) => [n, join(dir, `${n}.onnx`)])) as Record<ModelName, string>;
 }
 
+/** ViT-B/16 and ViT-L/16 at 384 px (577 tokens; 0.35 and 1.2 GB) for bench/queries.ts. */
+export const LARGE_MODEL_NAMES = ['vit_b16_384', 'vit_l16_384'] as const;
+
+export function ensureLargeModels(root: string, dir: string, log: (s: string) => void): void {
+  const missing = LARGE_MODEL_NAMES.filter((n) => !existsSync(join(dir, `${n}.onnx`)));
+  if (missing.length) runPy([join(root, 'bench', 'torch_vit.py'), 'export', dir, ...missing], log);
+}
+
 export function ensureSgemm(root: string, dir: string, size: number, log: (s: string) => void): string {
   const path = join(dir, `sgemm_${size}.onnx`);
   if (!existsSync(path)) runPy([join(root, 'bench', 'torch_vit.py'), 'sgemm', dir, String(size)], log);

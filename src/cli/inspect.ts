@@ -17,7 +17,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const image = resolve(required(values, 'image'));
   const out = resolve(required(values, 'out'));
   const query = intFlag(values, 'query', 0, 0);
-  const request = { modelPath: model, image, topK: intFlag(values, 'top', 5, 1), threads: intFlag(values, 'threads', 0, 0), maxModelMB: intFlag(values, 'max-model-mb', 0, 0) }; // 0: judged from this machine's memory
+  // The report needs the probabilities only: the scores (softmax inputs) are not fetched. max-model-mb 0: judged from this machine's memory.
+  const request = { modelPath: model, image, topK: intFlag(values, 'top', 5, 1), threads: intFlag(values, 'threads', 0, 0), maxModelMB: intFlag(values, 'max-model-mb', 0, 0), scores: false };
   const client = backend(values.isolate === true);
   try {
     const inspection = await client.inspect(request);

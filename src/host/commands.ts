@@ -8,7 +8,8 @@ import { recentModels, rememberModel, type ModelKind } from './models';
 import type { PanelManager } from './panel';
 import type { ClientLike, PanelCommand, PanelController } from './panelController';
 import { SECTION, type EffectiveSettings } from './settings';
-import { greyPng, summaryMarkdown } from './summary';
+import { summaryMarkdown } from './summary';
+import { reportFiles } from '../node/reportFiles';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'];
 const IMAGE_PREVIEW = 'imagePreview.previewEditor';
@@ -17,7 +18,7 @@ const MAX_PANELS_AT_ONCE = 8;
 export interface CommandContext {
   state: vscode.Memento;
   panels: PanelManager;
-  client(): ClientLike;
+  client(): ClientLike & { summary(modelPath: string, opts: { signal?: AbortSignal; threads?: number; maxModelMB?: number }): Promise<ModelSummary> };
   settings(): EffectiveSettings;
   models(): { vit: string; cnn: string };
   log(line: string): void;
@@ -81,8 +82,8 @@ export function register(ctx: CommandContext): Registered {
           async (_p, token) => {
             const ac = new AbortController();
             token.onCancellationRequested(() => ac.abort());
-            const r = await ctx.client().inspect({ modelPath, image: greyPng(), topK: 1, threads: settings.threads, maxModelMB: settings.maxModelSizeMB }, { signal: ac.signal });
-            return r.summary;
+            // Read from the graph (onnxruntime's shape inference): no image, and no run for a model of static shapes.
+            return ctx.client().summary(modelPath, { signal: ac.signal, threads: settings.threads, maxModelMB: settings.maxModelSizeMB });
           });
       } catch (e) {
         return showError(e, 'selectModel');
@@ -109,8 +110,7 @@ export function register(ctx: CommandContext): Registered {
     });
     if (!target?.length) return;
     const dir = target[0].fsPath;
-    const report = await import('../node/report'); // loaded on first export only (it brings sharp in)
-    const existing = report.reportFiles(inspection).filter((f) => existsSync(join(dir, f)));
+    const existing = reportFiles(inspection).filter((f) => existsSync(join(dir, f)));
     if (existing.length) {
       const ok = await vscode.window.showWarningMessage(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${basename(dir)}. Overwrite?`,
         { modal: true, detail: dir }, 'Overwrite');
@@ -118,7 +118,7 @@ export function register(ctx: CommandContext): Registered {
     }
     try {
       const files = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'ViT Inspector: exporting' },
-        () => report.writeReport(dir, inspection, { colormap: ctx.settings().colormap }));
+        () => c.exportReport(dir, { colormap: ctx.settings().colormap })); // written by the inference process, which holds the tensors
       ctx.log(`exported ${files.length} files to ${dir}`);
       const open = await vscode.window.showInformationMessage(`Exported ${files.map((f) => basename(f)).join(', ')} to ${dir}.`, 'Open report.json');
       if (open) await vscode.window.showTextDocument(vscode.Uri.file(join(dir, 'report.json')));

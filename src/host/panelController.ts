@@ -1,17 +1,18 @@
 /**
  * One inspection panel's logic, free of the `vscode` module so that it runs under plain Node in tests:
- * it runs the inference through the client, turns the result into the webview's payload, validates every
- * message from the webview (parseWebviewMessage) and answers masked runs. src/host/panel.ts wires it to a real
- * vscode.WebviewPanel.
+ * it runs the inference through the client (the inference process keeps the tensors), turns the result into
+ * the webview's payload, validates every message from the webview (parseWebviewMessage), passes its queries
+ * on (one in flight and one waiting per lane: a newer query replaces the waiting one, which is dropped) and
+ * answers masked runs. The host holds no tensor. src/host/panel.ts wires it to a real vscode.WebviewPanel.
  */
 import { basename } from 'node:path';
 import { InspectorError, isInspectorError, type ErrorCode } from '../shared/errors';
-import type { Inspection, ReceptiveFieldReport } from '../shared/types';
-import type { InspectRequest } from '../node/workerProtocol';
+import type { ReceptiveFieldReport } from '../shared/types';
+import type { ExportOptions, InspectRequest, OpenedInspection } from '../node/workerProtocol';
+import { laneOf, type AnswerOf, type TensorQuery } from '../shared/queries';
 import type { AnatomyRequest } from '../node/anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import { parseWebviewMessage, type HostToWebview, type InspectionPayload, type WebviewToHost } from '../shared/protocol';
-import { stageView } from '../shared/windows';
 import { panelSettings, type EffectiveSettings } from './settings';
 import { ExplainRunner } from './explainHost';
 import type { ExplainRequest, Explanation } from '../shared/explainTypes';
@@ -28,7 +29,12 @@ export interface WebviewPort {
 
 /** The part of InferenceClient a panel uses. */
 export interface ClientLike {
-  inspect(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<Inspection>;
+  open(req: InspectRequest, opts?: { signal?: AbortSignal; onProgress?: (message: string) => void }): Promise<OpenedInspection>;
+  query<Q extends TensorQuery>(query: Q): Promise<AnswerOf<Q['kind']>>;
+  release(inspections: number[]): Promise<void>;
+  /** Windowed models: one stage of a stored inspection as an inspection of its own (optional: test doubles without it show stage 1 only). */
+  openStage?(inspection: number, stage: number): Promise<OpenedInspection>;
+  exportReport(inspection: number, dir: string, options?: ExportOptions): Promise<string[]>;
   receptiveFields(modelPath: string, opts?: { signal?: AbortSignal; maxModelMB?: number }): Promise<ReceptiveFieldReport>;
   /** The Anatomy view's data (optional: test doubles without it answer anatomyError). */
   anatomy?(req: AnatomyRequest, opts?: { signal?: AbortSignal }): Promise<HeadAnatomy>;
@@ -70,23 +76,28 @@ export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'v
 /**
  * A copy of `a` in an ArrayBuffer of its own. VS Code's postMessage sends a typed array's whole ArrayBuffer,
  * and an array of a result from the inference process can be a view into that message's one buffer (Node's
- * structured-clone deserializer makes views where the bytes are aligned): posting the attention alone would
- * then carry the scores and pictures too.
+ * structured-clone deserializer makes views where the bytes are aligned): posting one array alone would
+ * then carry the rest of the message too.
  */
 export function ownBuffer<T extends Float32Array | Uint8Array>(a: T): T {
   return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
 }
 
-/** The inspection with each array in a buffer of its own (see ownBuffer); the message buffer can then be freed. */
-export function withOwnBuffers(i: Inspection): Inspection {
+/** The opened inspection with each array in a buffer of its own (see ownBuffer); the message buffer can then be freed. */
+export function withOwnBuffers(i: OpenedInspection): OpenedInspection {
   return {
     ...i,
-    attention: ownBuffer(i.attention),
-    scores: ownBuffer(i.scores),
+    logits: ownBuffer(i.logits),
     preview: { ...i.preview, rgba: ownBuffer(i.preview.rgba) },
     modelImage: { ...i.modelImage, rgb: ownBuffer(i.modelImage.rgb) },
-    ...(i.stages ? { stages: i.stages.map((s) => ({ attention: ownBuffer(s.attention), scores: ownBuffer(s.scores) })) } : {}),
   };
+}
+
+/** Each typed array of a query's answer in a buffer of its own (see ownBuffer). */
+function answerWithOwnBuffers<A extends object>(a: A): A {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(a)) out[k] = v instanceof Float32Array ? ownBuffer(v) : v;
+  return out as A;
 }
 
 /** RGB (model input) to RGBA for canvases. */
@@ -101,13 +112,11 @@ export function rgbToRgba(rgb: Uint8Array, width: number, height: number): Uint8
   return out;
 }
 
-export function toPayload(imagePath: string, full: Inspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
-  settings: EffectiveSettings, id = 0, stage = 0): InspectionPayload {
-  // A windowed model is shown one stage at a time, as a plain ViT over that stage's grid.
-  const inspection = stageView(full, stage);
+export function toPayload(imagePath: string, inspection: OpenedInspection, cnn: ReceptiveFieldReport | null, cnnError: string | null,
+  settings: EffectiveSettings, stage = 0): InspectionPayload {
   const img = inspection.modelImage;
   return {
-    id,
+    id: inspection.id,
     imageName: basename(imagePath),
     imagePath,
     image: { width: img.width, height: img.height, rgba: rgbToRgba(img.rgb, img.width, img.height) },
@@ -115,7 +124,6 @@ export function toPayload(imagePath: string, full: Inspection, cnn: ReceptiveFie
     summary: inspection.summary,
     ...(inspection.summary.stages ? { stage } : {}),
     predictions: inspection.predictions,
-    attention: inspection.attention,
     cnn,
     cnnError,
     settings: panelSettings(settings),
@@ -130,7 +138,13 @@ function oneLine(e: unknown): string {
 
 export class PanelController implements Disposable {
   private ready = false;
-  private inspection: Inspection | undefined;
+  private inspection: OpenedInspection | undefined;
+  /** The stored masked run on show (its id), released when replaced. */
+  private masked: number | undefined;
+  /** Per lane: whether a query is in flight, and the latest one waiting behind it. */
+  private readonly lanes = new Map<string, { busy: boolean; next?: { requestId: number; query: TensorQuery } }>();
+  /** Inspections whose queries failed (evicted, process restarted): the error is shown once. */
+  private readonly failedQueries = new Set<number>();
   /** The model path the current inspection was made with (masked runs reuse it). */
   private modelPath = '';
   private payload: InspectionPayload | undefined;
@@ -139,9 +153,9 @@ export class PanelController implements Disposable {
   private maskRun: AbortController | undefined;
   private anatomyRun: AbortController | undefined;
   private generation = 0;
-  /** Windowed models: the stage on show; payload ids count every payload (a new stage is a new payload). */
+  /** Windowed models: the stage on show, and the stored views of the other stages (opened on first use). */
   private stage = 0;
-  private payloads = 0;
+  private readonly stageViews = new Map<number, OpenedInspection>();
   private running: Promise<void> | undefined;
   private readonly subscription: Disposable;
   private disposed = false;
@@ -161,7 +175,7 @@ export class PanelController implements Disposable {
     });
   }
 
-  get current(): Inspection | undefined {
+  get current(): OpenedInspection | undefined {
     return this.inspection;
   }
 
@@ -192,7 +206,7 @@ export class PanelController implements Disposable {
       };
       progress('Loading model…');
       const t0 = Date.now();
-      const inspection = await this.deps.client().inspect(
+      const inspection = await this.deps.client().open(
         { modelPath: models.vit, image: this.imagePath, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
         { signal: ac.signal, onProgress: progress });
       this.deps.log(`inspected ${name} with ${inspection.summary.name} in ${Date.now() - t0} ms`);
@@ -210,11 +224,12 @@ export class PanelController implements Disposable {
       }
       return { inspection: withOwnBuffers(inspection), cnn, cnnError, settings, modelPath: models.vit };
     }).then(({ inspection, cnn, cnnError, settings, modelPath }) => {
-      if (generation !== this.generation || this.disposed) return;
+      if (generation !== this.generation || this.disposed) return void this.deps.client().release([inspection.id]);
+      this.releaseStored();
       this.inspection = inspection;
       this.modelPath = modelPath;
-      this.stage = Math.min(this.stage, (inspection.summary.stages?.length ?? 1) - 1);
-      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings, ++this.payloads, this.stage);
+      this.stage = 0;
+      this.payload = toPayload(this.imagePath, inspection, cnn, cnnError, settings);
       this.lastError = undefined;
       if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
     }, (e) => {
@@ -236,7 +251,8 @@ export class PanelController implements Disposable {
     if (!base) return this.deps.log('runMasked before any inspection: ignored');
     this.maskRun?.abort();
     if (maskedTokens.length === 0) {
-      await this.post({ type: 'maskResult', maskedTokens: [], predictions: base.predictions, attention: base.attention });
+      this.releaseMasked();
+      await this.post({ type: 'maskResult', maskedTokens: [], predictions: base.predictions, inspection: base.id });
       return;
     }
     const ac = new AbortController();
@@ -246,12 +262,14 @@ export class PanelController implements Disposable {
     try {
       const result = await this.deps.withProgress(`ViT Inspector: masking ${maskedTokens.length} token(s)`, true, (signal) => {
         signal.addEventListener('abort', () => ac.abort(), { once: true });
-        return this.deps.client().inspect(
+        return this.deps.client().open(
           { modelPath: this.modelPath, image: this.imagePath, maskedTokens, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
           { signal: ac.signal });
       });
-      if (generation !== this.generation || this.maskRun !== ac || this.disposed) return;
-      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, attention: ownBuffer(result.attention) });
+      if (generation !== this.generation || this.maskRun !== ac || this.disposed) return void this.deps.client().release([result.id]);
+      this.releaseMasked();
+      this.masked = result.id;
+      await this.post({ type: 'maskResult', maskedTokens: result.maskedTokens, predictions: result.predictions, inspection: result.id });
     } catch (e) {
       if (this.maskRun !== ac || this.disposed) return;
       if (isInspectorError(e) && e.code === 'cancelled') return;
@@ -261,9 +279,63 @@ export class PanelController implements Disposable {
     }
   }
 
+  /** The stored inspections this panel's webview may query. */
+  private get inspections(): number[] {
+    return [this.inspection?.id, this.masked, ...[...this.stageViews.values()].map((v) => v.id)].filter((i): i is number => i !== undefined);
+  }
+
+  /** Writes the current inspection's report files into dir, from the inference process (which holds the tensors). */
+  exportReport(dir: string, options: ExportOptions): Promise<string[]> {
+    if (!this.inspection) return Promise.reject(new InspectorError('bad-input', 'The inspection is still running: export when it has finished.'));
+    return this.deps.client().exportReport(this.inspection.id, dir, options);
+  }
+
+  /** Passes a query on, unless one of its lane is in flight: then it waits, replacing (dropping) any query already waiting. */
+  private query(requestId: number, query: TensorQuery): void {
+    const key = laneOf(query);
+    const lane = this.lanes.get(key) ?? { busy: false };
+    this.lanes.set(key, lane);
+    if (lane.busy) {
+      lane.next = { requestId, query };
+      return;
+    }
+    lane.busy = true;
+    void this.deps.client().query(query).then(
+      (answer) => this.post({ type: 'answer', requestId, inspection: query.inspection, answer: answerWithOwnBuffers(answer) }),
+      (e) => {
+        if (this.disposed || (isInspectorError(e) && (e.code === 'superseded' || e.code === 'cancelled'))) return;
+        // Not this panel's inspection any more (re-run meanwhile): nothing to say. Said once per inspection.
+        if (!this.inspections.includes(query.inspection) || this.failedQueries.has(query.inspection)) return;
+        this.failedQueries.add(query.inspection);
+        this.fail(e, 'vit');
+      },
+    ).finally(() => {
+      lane.busy = false;
+      const next = lane.next;
+      lane.next = undefined;
+      if (next && !this.disposed) this.query(next.requestId, next.query);
+      else if (!next) this.lanes.delete(key);
+    });
+  }
+
+  private releaseMasked(): void {
+    if (this.masked !== undefined) void this.deps.client().release([this.masked]);
+    this.masked = undefined;
+  }
+
+  /** Drops this panel's stored inspections from the inference process. */
+  private releaseStored(): void {
+    const ids = this.inspections;
+    this.inspection = undefined;
+    this.masked = undefined;
+    this.stageViews.clear();
+    if (ids.length) void this.deps.client().release(ids);
+  }
+
   /** Every message from the webview lands here and is validated first. */
   onMessage(raw: unknown): void {
-    const m = parseWebviewMessage(raw, this.tokens);
+    const s = this.payload?.summary ?? this.inspection?.summary; // a windowed model's stage on show
+    const m = parseWebviewMessage(raw, { tokens: this.tokens, layers: s?.layers ?? 0, heads: s?.heads ?? 0, inspections: this.inspections });
     if (!m) {
       this.deps.log(`ignored an invalid message from the webview of ${basename(this.imagePath)}: ${describe(raw)}`);
       return;
@@ -280,12 +352,11 @@ export class PanelController implements Disposable {
       case 'runMasked':
         void this.runMasked(m.maskedTokens);
         return;
-      case 'needScores':
-        // Only for the inspection on show: a request from before a re-run is answered by nothing.
-        if (this.payload?.id === m.id && this.inspection) void this.post({ type: 'scores', id: m.id, scores: stageView(this.inspection, this.stage).scores });
-        return;
       case 'selectStage':
-        this.selectStage(m.stage);
+        void this.selectStage(m.stage);
+        return;
+      case 'query':
+        this.query(m.requestId, m.query);
         return;
       case 'command':
         if (m.command === 'retry') void this.inspect();
@@ -295,7 +366,8 @@ export class PanelController implements Disposable {
         void this.answerAnatomy(m);
         return;
       case 'painted':
-        this.deps.log(`${basename(this.imagePath)}: painted ${m.what} in ${Math.round(m.ms)} ms`);
+        // Once per inspection, not per repaint.
+        if (m.what === 'first') this.deps.log(`${basename(this.imagePath)}: first heatmap ${Math.round(m.ms)} ms after the inspection arrived`);
         return;
       case 'explain': {
         const settings = this.deps.settings();
@@ -327,16 +399,31 @@ export class PanelController implements Disposable {
     }
   }
 
-  /** Windowed models: shows another stage (the same inspection; its arrays are already here). */
-  private selectStage(stage: number): void {
-    const stages = this.inspection?.summary.stages;
-    if (!this.inspection || !this.payload || !stages || stage >= stages.length) {
+  /** Windowed models: shows another stage, a stored view of the same inspection in the inference process (no new run). */
+  private async selectStage(stage: number): Promise<void> {
+    const base = this.inspection;
+    const stages = base?.summary.stages;
+    if (!base || !this.payload || !stages || stage >= stages.length) {
       this.deps.log(`ignored selectStage ${stage}: ${stages ? `the model has ${stages.length} stages` : 'not a windowed model'}`);
       return;
     }
+    let view = stage === 0 ? base : this.stageViews.get(stage);
+    if (!view) {
+      const client = this.deps.client();
+      if (!client.openStage) return this.deps.log('this inference client cannot open stages');
+      try {
+        const opened = withOwnBuffers(await client.openStage(base.id, stage));
+        if (this.inspection !== base || this.disposed) return void client.release([opened.id]);
+        this.stageViews.set(stage, opened);
+        view = opened;
+      } catch (e) {
+        if (!this.disposed) this.fail(e, 'vit');
+        return;
+      }
+    }
     this.stage = stage;
     const { cnn, cnnError } = this.payload;
-    this.payload = { ...toPayload(this.imagePath, this.inspection, cnn, cnnError, this.deps.settings(), ++this.payloads, stage), settings: this.payload.settings };
+    this.payload = { ...toPayload(this.imagePath, view, cnn, cnnError, this.deps.settings(), stage), settings: this.payload.settings };
     if (this.ready) void this.post({ type: 'inspection', payload: this.payload });
   }
 
@@ -359,7 +446,7 @@ export class PanelController implements Disposable {
   private async post(message: HostToWebview): Promise<boolean> {
     if (this.disposed) return false;
     try {
-      if (message.type !== 'inspection' && message.type !== 'scores' && message.type !== 'maskResult' && message.type !== 'explanation') return await this.port.postMessage(message);
+      if (message.type !== 'inspection' && message.type !== 'explanation') return await this.port.postMessage(message);
       // The big messages: how long VS Code takes to carry them is part of what the user waits for.
       const t0 = Date.now();
       const ok = await this.port.postMessage(message);
@@ -378,6 +465,7 @@ export class PanelController implements Disposable {
     this.maskRun?.abort();
     this.anatomyRun?.abort();
     this.subscription.dispose();
+    this.releaseStored();
   }
 }
 

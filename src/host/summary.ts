@@ -1,5 +1,4 @@
-/** "Show Model Summary" as Markdown, and the tiny image used to read a model's summary without a panel. */
-import { deflateSync } from 'node:zlib';
+/** "Show Model Summary" as Markdown. */
 import type { ModelSummary } from '../shared/types';
 
 export function summaryMarkdown(s: ModelSummary): string {
@@ -44,37 +43,4 @@ export function summaryMarkdown(s: ModelSummary): string {
   }
   if (s.notes.length) lines.push('', '## Notes', '', ...s.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'ascii');
-  Buffer.from(data).copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-/** A plain grey RGB PNG (encoded here, so the host needs no image library). */
-export function greyPng(size = 32): Uint8Array {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const raw = Buffer.alloc(size * (1 + size * 3), 128);
-  for (let y = 0; y < size; y++) raw[y * (1 + size * 3)] = 0; // filter: none
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }

@@ -8,11 +8,18 @@ import { InspectorError } from '../shared/errors';
 import { halfToFloat32 } from './float16';
 import type { Prediction } from '../shared/types';
 
-/** What the run helpers read of a loaded model: its name, its attention sites and its notes. */
+/** What the run helpers read of a loaded model: its name and its attention sites. */
 export interface SitesOwner {
   source: { name: string };
   sites: AttentionSite[];
-  notes: string[];
+}
+
+/** Each site's softmax output shape where onnxruntime's shape inference knows all of them statically, else null. */
+export function staticSiteDims(session: ort.InferenceSession, sites: AttentionSite[]): number[][] | null {
+  const shapes = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.shape : undefined]));
+  const dims = sites.map((s) => shapes.get(s.probs));
+  const isStatic = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((v) => typeof v === 'number' && v > 0);
+  return dims.every(isStatic) ? (dims as number[][]) : null;
 }
 
 /**
@@ -42,43 +49,49 @@ export class ArrayPool {
 }
 
 /**
- * Drops attention-pooling softmaxes: a learned probe (SigLIP's MAP head, timm's global_pool='map') or the
- * class token alone (CaiT's class-attention) attending over the tokens gives [B, H, Q, N] with Q ≠ N. Those
- * are not self-attention between the tokens, so they are left out of the layers (with a note), as long as
- * some square [B, H, N, N] softmaxes remain. Decided on the first run, from the shapes onnxruntime returns;
- * later runs (and the key-mask session) use the remaining sites only.
+ * Which attention sites are self-attention between the tokens. Attention-pooling softmaxes (a learned probe:
+ * SigLIP's MAP head, timm's global_pool='map'; or the class token alone: CaiT's class-attention) attend over
+ * the tokens with [B, H, Q, N], Q ≠ N. Those are left out of the layers (with a note), as long as some square
+ * [B, H, N, N] softmaxes remain. Pure: the engine decides once per loaded model (from onnxruntime's static
+ * output shapes at load, else from the first run's shapes) and keeps the answer; a run never changes it.
  */
-export function withoutPoolingSites(loaded: SitesOwner, run: AttentionRun): AttentionRun {
-  const square = run.dims.map((d) => d.length >= 3 && d[d.length - 1] === d[d.length - 2]);
-  if (square.every(Boolean) || !square.some(Boolean)) return run;
+export function selfAttentionSites(sites: AttentionSite[], dims: number[][]): { sites: AttentionSite[]; keep: boolean[]; note: string | null } {
+  const square = dims.map((d) => d.length >= 3 && d[d.length - 1] === d[d.length - 2]);
+  if (square.every(Boolean) || !square.some(Boolean)) return { sites, keep: square.map(() => true), note: null };
+  const dropped = sites.map((s, i) => (square[i] ? '' : `${s.node} [${dims[i].join(', ')}]`)).filter(Boolean);
+  const note = `Left out ${dropped.length} attention-pooling softmax${dropped.length > 1 ? 'es' : ''} (${dropped.join('; ')}): its queries are not the tokens`;
+  return { sites: sites.filter((_, i) => square[i]), keep: square, note };
+}
+
+/** The run with only the kept sites' tensors (a new AttentionRun; `run` is not changed). */
+export function keepSites(run: AttentionRun, keep: boolean[]): AttentionRun {
+  if (keep.every(Boolean)) return run;
   const sizes = run.dims.map((d) => d.reduce((a, b) => a * b, 1));
-  const keep = (a: Float32Array) => {
+  const pick = (a: Float32Array) => {
     if (a.length === 0) return a;
     const parts: Float32Array[] = [];
     let offset = 0;
     sizes.forEach((n, i) => {
-      if (square[i]) parts.push(a.subarray(offset, offset + n));
+      if (keep[i]) parts.push(a.subarray(offset, offset + n));
       offset += n;
     });
     return concat(parts);
   };
-  const dropped = loaded.sites.map((s, i) => (square[i] ? '' : `${s.node} [${run.dims[i].join(', ')}]`)).filter(Boolean);
-  loaded.notes.push(`Left out ${dropped.length} attention-pooling softmax${dropped.length > 1 ? 'es' : ''} (${dropped.join('; ')}): its queries are not the tokens`);
-  loaded.sites = loaded.sites.filter((_, i) => square[i]);
-  return { outputs: run.outputs, attention: keep(run.attention), scores: keep(run.scores), dims: run.dims.filter((_, i) => square[i]) };
-}
-
-export function headsTokens(loaded: SitesOwner, outputs: AttentionRun): [number, number] {
-  const { heads, tokens } = stackAttention(loaded, outputs);
-  return [heads, tokens];
+  return { outputs: run.outputs, attention: pick(run.attention), scores: pick(run.scores), dims: run.dims.filter((_, i) => keep[i]) };
 }
 
 /** Checks the stacked attention's per-layer shapes ([layers, heads, tokens, tokens] once stacked) and reads heads and tokens. */
 export function stackAttention(loaded: SitesOwner, run: AttentionRun) {
+  const { heads, tokens } = checkSiteDims(loaded, run.dims);
+  return { attention: run.attention, scores: run.scores, heads, tokens };
+}
+
+/** Heads and tokens from the sites' softmax output dims; a one-line error unless every site is [B, H, N, N] (or [B*H, N, N]) alike. */
+export function checkSiteDims(loaded: SitesOwner, dims: number[][]): { heads: number; tokens: number } {
   let heads = 0;
   let tokens = 0;
   loaded.sites.forEach((site, i) => {
-    const d = run.dims[i];
+    const d = dims[i];
     // [B, H, N, N] or, as nn.MultiheadAttention exports it, [B*H, N, N]; the batch is 1.
     const h = d.length === 4 ? d[0] * d[1] : d.length === 3 ? d[0] : 0;
     const n = d[d.length - 1];
@@ -91,7 +104,7 @@ export function stackAttention(loaded: SitesOwner, run: AttentionRun) {
     heads = h;
     tokens = n;
   });
-  return { attention: run.attention, scores: run.scores, heads, tokens };
+  return { heads, tokens };
 }
 
 export interface AttentionRun {

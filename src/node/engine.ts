@@ -23,7 +23,7 @@ import { denseStages } from '../shared/windows';
 import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
 import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport, StageAttention, StageSummary } from '../shared/types';
-import { ArrayPool, headsTokens, outputElemType, runWithAttention, stackAttention, toFloat32, topK, withoutPoolingSites, type AttentionRun } from './attentionRun';
+import { ArrayPool, checkSiteDims, keepSites, outputElemType, runWithAttention, selfAttentionSites, stackAttention, staticSiteDims, toFloat32, topK, type AttentionRun } from './attentionRun';
 import { float32ToHalf } from './float16';
 import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
 import type { InspectRequest } from './workerProtocol';
@@ -37,7 +37,8 @@ interface LoadedModel {
   signature: string; // size and mtime of the files read: a re-exported model is loaded again
   source: ModelSource;
   model: OnnxModel;
-  sites: AttentionSite[];
+  /** Every softmax found in the graph. */
+  found: AttentionSite[];
   /** Windowed models (Swin): each site's window partition; null for plain ViTs. */
   windows: WindowSite[] | null;
   inputName: string;
@@ -47,18 +48,29 @@ interface LoadedModel {
   /** The output is an embedding, not class logits (outputKind.ts). */
   embedding: boolean;
   prep: Preprocessing;
-  notes: string[];
   threads: number;
   session: ort.InferenceSession;
   masked?: ort.InferenceSession;
-  summary?: ModelSummary; // known after the first run (heads and tokens come from the tensors' shapes)
+  /**
+   * The self-attention sites (pooling softmaxes left out), the notes and the summary: decided once, at load
+   * from onnxruntime's static output shapes, or where those are dynamic after the first run. Never changed after.
+   */
+  decided?: { keep: boolean[]; sites: AttentionSite[]; summary: ModelSummary };
 }
 
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
   private readonly spare = new ArrayPool();
+  /** Preprocessing notes of loaded models whose summary waits for their first run. */
+  private readonly notes = new WeakMap<LoadedModel, string[]>();
 
+  /** The whole inspection (attention and, unless req.scores is false, scores). */
   async inspect(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<Inspection> {
+    return (await this.inspectWithInput(req, progress)).inspection;
+  }
+
+  /** inspect(), and the input tensor it fed (kept by the worker for a later scores run). */
+  async inspectWithInput(req: InspectRequest, progress: (message: string) => void = () => undefined): Promise<{ inspection: Inspection; input: Float32Array }> {
     const t0 = performance.now();
     const loaded = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB, progress);
     const tLoad = performance.now();
@@ -71,25 +83,24 @@ export class Engine {
     if (masked.length > 0 && loaded.windows) {
       throw new InspectorError('unsupported-model', `Masking tokens is not available for windowed models such as ${loaded.source.name}: each block attends within its own shifted windows. Clear the mask to see its attention.`);
     }
-    if (masked.length > 0 && !loaded.summary) {
-      // The mask needs the token count, which the first plain run tells.
-      const first = await this.run(loaded, input, []);
-      loaded.summary = this.summarise(loaded, ...headsTokens(loaded, first));
+    if (masked.length > 0 && !loaded.decided) {
+      // The mask needs the token count, which the first plain run tells (dynamic shapes only).
+      const first = await this.run(loaded, input, [], false);
       this.spare.give(first.attention, first.scores);
     }
-    const outputs = await this.run(loaded, input, masked);
+    const outputs = await this.run(loaded, input, masked, req.scores !== false);
     const tRun = performance.now();
 
     const logits = toFloat32(outputs.outputs[loaded.logitsName], loaded.logitsName);
     const windowed = loaded.windows ? this.stages(loaded, outputs) : null;
     const tWindows = performance.now();
-    const { attention, scores, heads, tokens } = windowed ? windowed.first : stackAttention(loaded, outputs);
-    const summary = loaded.summary ?? (loaded.summary = this.summarise(loaded, heads, tokens, windowed?.summaries));
+    const summary = loaded.decided!.summary;
+    const { attention, scores, heads, tokens } = windowed ? windowed.first : stackAttention({ source: loaded.source, sites: loaded.decided!.sites }, outputs);
     if (summary.heads !== heads || summary.tokens !== tokens) {
       throw new InspectorError('unsupported-model', `${loaded.source.name} changed its attention shape between runs; export it with a fixed input size.`);
     }
     if (masked.some((t) => t >= tokens)) throw new InspectorError('bad-input', `A masked token is outside 0…${tokens - 1}.`);
-    return {
+    const inspection: Inspection = {
       summary,
       predictions: loaded.embedding ? [] : topK(logits, loaded.source.labels, req.topK ?? 5),
       logits,
@@ -101,20 +112,37 @@ export class Engine {
       ...(windowed ? { stages: windowed.stages } : {}),
       timings: { load: tLoad - t0, preprocess: tPre - tLoad, run: tRun - tPre, ...(windowed ? { windows: tWindows - tRun } : {}), total: performance.now() - t0 },
     };
+    return { inspection, input };
+  }
+
+  /** The softmax inputs of the run `req` made on `input`: the same run again, with the scores fetched (windowed models: stage `stage`'s, dense). */
+  async scoresFor(req: InspectRequest, input: Float32Array, stage = 0): Promise<Float32Array> {
+    const loaded = await this.load(req.modelPath, req.threads ?? 0, req.maxModelMB, () => undefined);
+    const run = await this.run(loaded, input, req.maskedTokens ?? [], true);
+    if (loaded.windows) return this.stages(loaded, run).stages[stage].scores;
+    this.spare.give(run.attention);
+    return run.scores;
   }
 
   /**
-   * Hands back an inspection's attention and scores once the caller is done with them (the worker: as soon
-   * as process.send has serialized the result, which it does synchronously), so that the next run writes
-   * into them. Never read them afterwards.
+   * The model's summary. Heads and tokens come from onnxruntime's shape inference on the graph with the
+   * attention exposed; only a model whose attention shapes stay dynamic needs one run (on a grey input).
    */
-  recycle(inspection: Pick<Inspection, 'attention' | 'scores'>): void {
-    this.spare.give(inspection.attention, inspection.scores);
+  async summary(modelPath: string, threads = 0, maxModelMB?: number, progress: (m: string) => void = () => undefined): Promise<ModelSummary> {
+    const loaded = await this.load(modelPath, threads, maxModelMB, progress);
+    if (!loaded.decided) {
+      const [h, w] = loaded.prep.size;
+      const run = await this.run(loaded, new Float32Array(3 * h * w), [], false);
+      if (loaded.windows) this.stages(loaded, run);
+      else this.spare.give(run.attention, run.scores);
+    }
+    return loaded.decided!.summary;
   }
 
   /**
    * A windowed model's run made dense per stage (shapes of the windows and padding read from the run's
-   * Shape probes). The windowed arrays go back to the pool; stage 1 stands for the model's attention.
+   * Shape probes). The windowed arrays go back to the pool; stage 1 stands for the model's attention. The
+   * first such run decides the model's summary (its stages).
    */
   private stages(loaded: LoadedModel, run: AttentionRun): { summaries: StageSummary[]; stages: StageAttention[]; first: { attention: Float32Array; scores: Float32Array; heads: number; tokens: number } } {
     const name = loaded.source.name;
@@ -127,7 +155,21 @@ export class Engine {
     const { summaries, stages } = denseStages(run.attention, run.scores, run.dims, geometries);
     this.spare.give(run.attention, run.scores);
     const [rows, cols] = summaries[0].grid;
-    return { summaries, stages, first: { ...stages[0], heads: summaries[0].heads, tokens: rows * cols } };
+    const first = { ...stages[0], heads: summaries[0].heads, tokens: rows * cols };
+    if (!loaded.decided) {
+      loaded.decided = { keep: loaded.found.map(() => true), sites: loaded.found, summary: summarise(loaded, loaded.found, first.heads, first.tokens, this.notes.get(loaded) ?? [], summaries) };
+      this.notes.delete(loaded);
+    }
+    return { summaries, stages, first };
+  }
+
+  /**
+   * Hands back an inspection's attention and scores once the caller is done with them (the worker: as soon
+   * as process.send has serialized the result, which it does synchronously), so that the next run writes
+   * into them. Never read them afterwards.
+   */
+  recycle(inspection: Pick<Inspection, 'attention' | 'scores'>): void {
+    this.spare.give(inspection.attention, inspection.scores);
   }
 
   async receptiveFields(modelPath: string, maxModelMB?: number): Promise<ReceptiveFieldReport> {
@@ -154,24 +196,33 @@ export class Engine {
     if (hasLocalFunctions(model.bytes)) model = parseOnnx(await inlineLocalFunctions(model.bytes, source.name, modelDir), source.name);
     const unfused = exposeFusedAttention(model, source.name);
     if (unfused) model = parseOnnx(unfused, source.name);
-    const sites = findAttention(model);
-    const windows = findWindowSites(model, sites, source.name);
+    const found = findAttention(model);
+    const windows = findWindowSites(model, found, source.name);
     const input = model.graph.inputs[0];
     if (!input) throw new InspectorError('unsupported-model', `${source.name} has no input. Choose an image classification model.`);
     if (input.elemType !== ElemType.FLOAT && input.elemType !== ElemType.FLOAT16) {
       throw new InspectorError('unsupported-model', `${source.name} takes ${elemName(input.elemType)} input; ViT Inspector feeds float32 or float16 pixels. Export the model with a float input.`);
     }
-    const logitsName = pickLogits(model, sites);
+    const logitsName = pickLogits(model, found);
     const embedding = isEmbeddingOutput(source, model, logitsName);
     const modelHW = staticHW(input.dims);
     const { preprocessing: prep, notes } = preprocessingFrom(source.preprocessorConfig, modelHW, source.config, source.preprocessorFile);
     notes.unshift(...source.preprocessorNotes);
-    let exposed = withExtraOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
+    if (embedding) notes.push(EMBEDDING_NOTE(logitsName));
+    let exposed = withExtraOutputs(model, found.flatMap((s) => [s.scores, s.probs]));
     if (windows) exposed = withShapeProbes(exposed, probedTensors(windows));
     const session = await createSession(exposed, threads, source.name, modelDir);
     const channelsLast = isChannelsLast(input.dims);
-    if (embedding) notes.push(EMBEDDING_NOTE(logitsName));
-    const loaded: LoadedModel = { key, signature, source, model, sites, windows, inputName: input.name, channelsLast, halfInput: input.elemType === ElemType.FLOAT16, logitsName, embedding, prep, notes, threads, session };
+    const loaded: LoadedModel = { key, signature, source, model, found, windows, inputName: input.name, channelsLast, halfInput: input.elemType === ElemType.FLOAT16, logitsName, embedding, prep, threads, session };
+    // Windowed models: the summary (their stages) needs the first run's window shapes.
+    const dims = windows ? null : staticSiteDims(session, found);
+    try {
+      if (dims) loaded.decided = decide(loaded, dims, notes);
+      else this.notes.set(loaded, notes);
+    } catch (e) {
+      await session.release().catch(() => undefined);
+      throw e;
+    }
     this.models.set(key, loaded);
     while (this.models.size > MAX_CACHED_MODELS) await this.evict(this.models.keys().next().value!);
     return loaded;
@@ -194,7 +245,8 @@ export class Engine {
     await Promise.all([m?.session.release(), m?.masked?.release()].map((p) => p?.catch(() => undefined)));
   }
 
-  private async run(loaded: LoadedModel, input: Float32Array, masked: number[]): Promise<AttentionRun> {
+  /** One run. The first run of a model with dynamic attention shapes decides its sites and summary (once). */
+  private async run(loaded: LoadedModel, input: Float32Array, masked: number[], scores: boolean): Promise<AttentionRun> {
     const [h, w] = loaded.prep.size;
     checkFeed(loaded, input);
     const data = loaded.channelsLast ? toChannelsLast(input, h, w) : input;
@@ -202,19 +254,31 @@ export class Engine {
     const pixels = loaded.halfInput ? new ort.Tensor('float16', float32ToHalf(data), shape) : new ort.Tensor('float32', data, shape);
     const feeds: Record<string, ort.Tensor> = { [loaded.inputName]: pixels };
     let session = loaded.session;
+    const decided = loaded.decided;
     if (masked.length > 0) {
-      const n = loaded.summary!.tokens;
+      const n = decided!.summary.tokens;
       // The mask is added to the scores (or given to fused Attention), so it takes their type: float16 in fp16 exports.
-      const maskType = outputElemType(loaded.session, loaded.sites[0].scores);
-      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, loaded.sites, MASK_INPUT, true, maskType), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
+      const maskType = outputElemType(loaded.session, decided!.sites[0].scores);
+      session = loaded.masked ??= await createSession(withKeyMask(loaded.model, decided!.sites, MASK_INPUT, true, maskType), loaded.threads, loaded.source.name, dirname(loaded.source.onnxPath));
       const mask = new Float32Array(n);
       for (const t of masked) if (t >= 0 && t < n) mask[t] = -Infinity;
       feeds[MASK_INPUT] = maskType === ElemType.FLOAT16 ? new ort.Tensor('float16', float32ToHalf(mask), [1, n])
         : maskType === ElemType.DOUBLE ? new ort.Tensor('float64', Float64Array.from(mask), [1, n]) : new ort.Tensor('float32', mask, [1, n]);
     }
     try {
-      const extra = loaded.windows ? probedTensors(loaded.windows).map(shapeProbeName) : [];
-      return withoutPoolingSites(loaded, await runWithAttention(session, feeds, loaded.logitsName, loaded.sites, { allocate: this.spare.take, extra }));
+      if (loaded.windows) {
+        // Every site is kept (stages differ in heads and tokens); stages() makes the run dense per stage.
+        const extra = probedTensors(loaded.windows).map(shapeProbeName);
+        return await runWithAttention(session, feeds, loaded.logitsName, loaded.found, { scores, allocate: this.spare.take, extra });
+      }
+      if (decided) return await runWithAttention(session, feeds, loaded.logitsName, decided.sites, { scores, allocate: this.spare.take });
+      const run = await runWithAttention(session, feeds, loaded.logitsName, loaded.found, { scores, allocate: this.spare.take });
+      const first = decide(loaded, run.dims, this.notes.get(loaded) ?? []);
+      const kept = keepSites(run, first.keep);
+      stackAttention({ source: loaded.source, sites: first.sites }, kept); // checks the shapes before anything is kept
+      loaded.decided = first;
+      this.notes.delete(loaded);
+      return kept;
     } catch (e) {
       if (e instanceof InspectorError) throw e;
       // A dynamic input with no size from preprocessor_config.json ran at an assumed size: most likely the cause.
@@ -226,37 +290,45 @@ export class Engine {
     }
   }
 
-  private summarise(loaded: LoadedModel, heads: number, tokens: number, stages?: StageSummary[]): ModelSummary {
-    const { model, source, prep } = loaded;
-    const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
-    if (stages && (layout.layout.grid[0] !== stages[0].grid[0] || layout.layout.grid[1] !== stages[0].grid[1])) {
-      // No patch Conv matched stage 1's grid: the grid the windows were laid out on is the truth.
-      const [rows, cols] = stages[0].grid;
-      layout.layout = { ...layout.layout, grid: [rows, cols], prefixTokens: [], tokens: rows * cols,
-        patchSize: [Math.round(prep.size[0] / rows), Math.round(prep.size[1] / cols)] };
-    }
-    const dModel = layout.dModel ?? 0;
-    let parameters = 0;
-    for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
-    return {
-      name: source.name,
-      path: source.onnxPath,
-      layers: stages ? stages[0].layers : loaded.sites.length,
-      heads,
-      dModel,
-      headDim: dModel && heads ? dModel / heads : 0,
-      tokens,
-      parameters,
-      opset: model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0,
-      producer: model.producer,
-      layout: layout.layout,
-      preprocessing: prep,
-      attentionNodes: loaded.sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
-      notes: loaded.notes,
-      ...(loaded.embedding ? { embedding: true } : {}),
-      ...(stages ? { stages } : {}),
-    };
+}
+
+/** The self-attention sites and the summary, from every found site's softmax output dims. */
+function decide(loaded: LoadedModel, dims: number[][], notes: string[]): NonNullable<LoadedModel['decided']> {
+  const { sites, keep, note } = selfAttentionSites(loaded.found, dims);
+  const { heads, tokens } = checkSiteDims({ source: loaded.source, sites }, dims.filter((_, i) => keep[i]));
+  return { keep, sites, summary: summarise(loaded, sites, heads, tokens, note ? [...notes, note] : notes) };
+}
+
+function summarise(loaded: LoadedModel, sites: AttentionSite[], heads: number, tokens: number, notes: string[], stages?: StageSummary[]): ModelSummary {
+  const { model, source, prep } = loaded;
+  const layout = tokenLayout(model, { inputSize: prep.size, config: source.config ?? undefined, tokens });
+  if (stages && (layout.layout.grid[0] !== stages[0].grid[0] || layout.layout.grid[1] !== stages[0].grid[1])) {
+    // No patch Conv matched stage 1's grid: the grid the windows were laid out on is the truth.
+    const [rows, cols] = stages[0].grid;
+    layout.layout = { ...layout.layout, grid: [rows, cols], prefixTokens: [], tokens: rows * cols,
+      patchSize: [Math.round(prep.size[0] / rows), Math.round(prep.size[1] / cols)] };
   }
+  const dModel = layout.dModel ?? 0;
+  let parameters = 0;
+  for (const t of model.graph.initializers.values()) parameters += t.dims.reduce((a, b) => a * b, 1);
+  return {
+    name: source.name,
+    path: source.onnxPath,
+    layers: stages ? stages[0].layers : sites.length,
+    heads,
+    dModel,
+    headDim: dModel && heads ? dModel / heads : 0,
+    tokens,
+    parameters,
+    opset: model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0,
+    producer: model.producer,
+    layout: layout.layout,
+    preprocessing: prep,
+    attentionNodes: sites.map((s) => ({ node: s.node, scores: s.scores, probs: s.probs, layout: s.rank === 3 ? 'BH_NN' : 'BHNN' })),
+    notes,
+    ...(loaded.embedding ? { embedding: true } : {}),
+    ...(stages ? { stages } : {}),
+  };
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { InspectorError, type ErrorCode } from '../shared/errors';
-import type { Inspection, ReceptiveFieldReport } from '../shared/types';
-import type { InspectRequest, WorkerRequest, WorkerResponse } from './workerProtocol';
+import type { AnswerOf, QueryKind, TensorQuery } from '../shared/queries';
+import type { Inspection, ModelSummary, ReceptiveFieldReport } from '../shared/types';
+import type { ExportOptions, InspectRequest, OpenedInspection, WorkerKind, WorkerParams, WorkerRequest, WorkerResponse, WorkerResults } from './workerProtocol';
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import type { HeadStats } from './survey/headStats';
@@ -39,32 +40,61 @@ export class InferenceClient {
     return this.child?.pid;
   }
 
+  /** The whole inspection, tensors included (the CLI's path: nothing stays in the child). */
   inspect(request: InspectRequest, options: CallOptions = {}): Promise<Inspection> {
-    return this.call({ kind: 'inspect', request }, `inspecting ${describe(request.image)}`, options);
+    return this.call('inspect', { request }, `inspecting ${describe(request.image)}`, options);
+  }
+
+  /** Runs an inspection that the child keeps (probabilities only); its tensors are then read with query(). */
+  open(request: InspectRequest, options: CallOptions = {}): Promise<OpenedInspection> {
+    return this.call('open', { request }, `inspecting ${describe(request.image)}`, options);
+  }
+
+  /** Windowed models: stage `stage` of a stored inspection, stored as an inspection of its own (no new run). */
+  openStage(inspection: number, stage: number, options: CallOptions = {}): Promise<OpenedInspection> {
+    return this.call('openStage', { inspection, stage }, `opening stage ${stage + 1}`, options);
+  }
+
+  /**
+   * One query on a stored inspection. Rejects with code 'superseded' when a newer query of the same lane
+   * (same inspection and kind) reached the child before this one was answered.
+   */
+  query<Q extends TensorQuery>(query: Q, options: CallOptions = {}): Promise<AnswerOf<Q['kind'] & QueryKind>> {
+    return this.call('query', { query }, `answering a ${query.kind} query`, options) as Promise<AnswerOf<Q['kind'] & QueryKind>>;
+  }
+
+  /** Drops stored inspections; a dead child holds none, so nothing is started for it. */
+  async release(inspections: number[]): Promise<void> {
+    if (!inspections.length || !this.child || this.disposed) return;
+    await this.call('release', { inspections }, 'releasing inspections', {}).catch(() => undefined);
+  }
+
+  /** Writes a stored inspection's report files into dir (streamed from the child: the tensor never comes here). */
+  exportReport(inspection: number, dir: string, options: ExportOptions = {}, call: CallOptions = {}): Promise<string[]> {
+    return this.call('exportReport', { inspection, dir, options }, 'exporting', call);
+  }
+
+  summary(modelPath: string, options: CallOptions & { threads?: number; maxModelMB?: number } = {}): Promise<ModelSummary> {
+    return this.call('summary', { modelPath, threads: options.threads, maxModelMB: options.maxModelMB }, 'reading the model', options);
   }
 
   receptiveFields(modelPath: string, options: CallOptions & { maxModelMB?: number } = {}): Promise<ReceptiveFieldReport> {
-    return this.call({ kind: 'receptiveFields', modelPath, maxModelMB: options.maxModelMB }, 'reading the CNN', options);
+    return this.call('receptiveFields', { modelPath, maxModelMB: options.maxModelMB }, 'reading the CNN', options);
   }
 
   /** One head taken apart (src/node/anatomy): layer, head and query of one image. */
   anatomy(request: AnatomyRequest, options: CallOptions = {}): Promise<HeadAnatomy> {
-    return this.call({ kind: 'anatomy', request }, `taking head ${request.head} of layer ${request.layer} apart`, options);
+    return this.call('anatomy', { request }, `taking head ${request.head} of layer ${request.layer} apart`, options);
   }
 
   /** Per-head mean attention distance and entropy of one image (for surveys: only these numbers come back). */
   headStats(request: InspectRequest, options: CallOptions = {}): Promise<HeadStats> {
-    return this.call({ kind: 'headStats', request }, `surveying ${describe(request.image)}`, options);
+    return this.call('headStats', { request }, `surveying ${describe(request.image)}`, options);
   }
 
   /** Class-specific maps, faithfulness and ERF (many passes: progress reports a fraction, and cancelling stops the child's passes). */
   explain(request: ExplainRequest, options: CallOptions = {}): Promise<Explanation> {
-    return this.call({ kind: 'explain', request }, `explaining ${describe(request.image)}`, options);
-  }
-
-  /** Test hook: makes the child exit or abort() like a native crash in onnxruntime. */
-  async crashForTest(how: 'exit' | 'abort'): Promise<void> {
-    await this.call({ kind: 'crash', how }, 'crash test', {}).catch(() => undefined);
+    return this.call('explain', { request }, `explaining ${describe(request.image)}`, options);
   }
 
   dispose(): void {
@@ -74,17 +104,17 @@ export class InferenceClient {
     this.child = undefined;
   }
 
-  private call<T>(body: DistributiveOmit<WorkerRequest, 'id'>, what: string, options: CallOptions): Promise<T> {
+  private call<K extends WorkerKind>(kind: K, params: WorkerParams[K], what: string, options: CallOptions): Promise<WorkerResults[K]> {
     if (this.disposed) return Promise.reject(new InspectorError('cancelled', 'ViT Inspector was closed.'));
     if (options.signal?.aborted) return Promise.reject(cancelled());
     const id = this.nextId++;
     const child = this.ensureChild();
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<WorkerResults[K]>((resolve, reject) => {
       const onAbort = () => {
         if (!this.pending.delete(id)) return;
         reject(cancelled());
         // The child stops a cancellable request (explain) at its next run; others finish and are dropped.
-        if (child.connected) child.send({ id: this.nextId++, kind: 'cancel', target: id } as WorkerRequest);
+        if (child.connected) child.send({ id: this.nextId++, kind: 'cancel', target: id } satisfies WorkerRequest);
         // onnxruntime cannot interrupt a run: if the child stays busy, restart it rather than wait.
         const timer = setTimeout(() => {
           if (this.child === child && this.pending.size === 0) this.restart('cancelled request still running');
@@ -97,7 +127,7 @@ export class InferenceClient {
         settle(v);
       };
       this.pending.set(id, { resolve: done(resolve as (v: never) => void), reject: done(reject), onProgress: options.onProgress, what });
-      child.send({ id, ...body } as WorkerRequest);
+      child.send({ id, kind, ...params });
     });
   }
 
@@ -138,7 +168,8 @@ export class InferenceClient {
     if (!p) return; // cancelled: the result is dropped
     if (m.kind === 'progress') return p.onProgress?.(m.message, m.fraction);
     this.pending.delete(m.id);
-    if (m.kind === 'error') {
+    if (m.kind === 'dropped') p.reject(new InspectorError('superseded', 'A newer request replaced this one.'));
+    else if (m.kind === 'error') {
       const code: ErrorCode = m.code === 'internal' ? 'inference-failed' : m.code;
       p.reject(new InspectorError(code, m.message));
     } else {
@@ -153,8 +184,6 @@ export class InferenceClient {
     }
   }
 }
-
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 function cancelled(): InspectorError {
   return new InspectorError('cancelled', 'Cancelled.');

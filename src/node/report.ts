@@ -12,18 +12,9 @@ import { composeHeadSheet, composeOverlay, composePatchGrid, encodePng } from '.
 import type { Inspection } from '../shared/types';
 import { stageForReport, stageView } from '../shared/windows';
 
-export const REPORT_FILES = ['report.json', 'attention.npy', 'patches.png', 'heads.png', 'rollout.png'] as const;
+import { REPORT_FILES, reportFiles, stageFile } from './reportFiles';
 
-/** The files writeReport writes for this inspection (names only). */
-export function reportFiles(inspection: Pick<Inspection, 'summary'>): string[] {
-  const stages = inspection.summary.stages;
-  if (!stages) return [...REPORT_FILES];
-  return REPORT_FILES.flatMap((f) => (f === 'attention.npy' ? stages.map((_, s) => stageFile(s)) : [f]));
-}
-
-function stageFile(s: number): string {
-  return `attention-stage${s + 1}.npy`;
-}
+export { REPORT_FILES, reportFiles };
 
 export interface ReportOptions {
   colormap?: string;

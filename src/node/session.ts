@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InspectorError } from '../shared/errors';
+import { DataType, ModelProto } from '../shared/onnxFields';
 import { ProtoReader } from './onnx/protobuf';
 
 /**
@@ -25,13 +26,13 @@ export async function createSession(bytes: Uint8Array, threads: number, name: st
   }
 }
 
-/** Whether ModelProto.functions (field 25) is present: model-local functions, as torch's dynamo exporter writes. */
+/** Whether ModelProto.functions is present: model-local functions, as torch's dynamo exporter writes. */
 export function hasLocalFunctions(bytes: Uint8Array): boolean {
   try {
     const r = new ProtoReader(bytes);
     while (!r.done) {
       const t = r.tag();
-      if (t.field === 25) return true;
+      if (t.field === ModelProto.FUNCTIONS) return true;
       r.skip(t.wire);
     }
   } catch {
@@ -63,7 +64,10 @@ export async function inlineLocalFunctions(bytes: Uint8Array, name: string, mode
 }
 
 export function elemName(t: number): string {
-  const names: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 10: 'float16', 11: 'float64' };
+  const names: Record<number, string> = {
+    [DataType.FLOAT]: 'float32', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
+    [DataType.FLOAT16]: 'float16', [DataType.DOUBLE]: 'float64',
+  };
   return names[t] ?? `type ${t}`;
 }
 

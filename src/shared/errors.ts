@@ -6,7 +6,11 @@ export type ErrorCode =
   | 'not-onnx' | 'truncated-model' | 'not-a-vit' | 'fused-attention' | 'unsupported-model'
   | 'external-data' | 'model-too-large' | 'bad-config'
   | 'bad-image' | 'image-too-large' | 'unsupported-image' | 'empty-file'
-  | 'file-not-found' | 'unreadable' | 'bad-input' | 'inference-failed' | 'worker-crashed' | 'cancelled';
+  | 'file-not-found' | 'unreadable' | 'bad-input' | 'inference-failed' | 'worker-crashed' | 'cancelled'
+  /** A stored inspection the inference process no longer holds (evicted, or the process restarted). */
+  | 'inspection-gone'
+  /** A query made stale by a newer one in its lane: dropped unanswered. */
+  | 'superseded';
 
 export class InspectorError extends Error {
   constructor(readonly code: ErrorCode, message: string) {

@@ -2,6 +2,7 @@
  * A format-neutral view of an ONNX model (as Netron does): only what the inspector needs, decoded lazily
  * from the file's bytes. Tensor data is never copied: initializers keep byte ranges into the original buffer.
  */
+import { DataType } from './onnxFields';
 
 export type AttributeValue =
   | { type: 'float'; value: number }
@@ -62,4 +63,5 @@ export interface OnnxModel {
   graphFieldRange: [number, number];
 }
 
-export const ElemType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 } as const;
+/** TensorProto.DataType, as graph code names element types. */
+export const ElemType = DataType;

@@ -1,14 +1,18 @@
 /**
  * The ONE protocol between the extension host and the panel's webview: a union per direction.
- * Large tensors travel as typed arrays (VS Code transfers them as binary), never as JSON number arrays.
+ * The whole attention tensor never travels: the inference process keeps it, and the webview asks for what it
+ * paints with `query` messages (src/shared/queries.ts), each with a requestId that its `answer` carries back.
+ * The host keeps at most one query in flight and one waiting per lane; a newer one replaces the waiting one.
+ * Arrays travel as typed arrays (VS Code transfers them as binary), never as JSON number arrays.
  * Every message from the webview is checked by `parseWebviewMessage` before the host acts on it.
  */
+import { parseQuery, type QueryAnswer, type TensorQuery } from './queries';
 import type { ModelSummary, Prediction, ReceptiveFieldReport } from './types';
 import type { HeadAnatomy } from './anatomyTypes';
 import type { Explanation } from './explainTypes';
 
 export interface InspectionPayload {
-  /** Tells this inspection's later messages (scores) from an earlier one's. */
+  /** The stored inspection's id in the inference process: every query names it. */
   id: number;
   imageName: string;
   /** Full path of the inspected image: the webview keeps it in PanelState.imagePath so a reload can restore the panel. */
@@ -21,8 +25,6 @@ export interface InspectionPayload {
   /** Windowed models (summary.stages): the stage on show (0-based); summary, attention and scores are that stage's. */
   stage?: number;
   predictions: Prediction[];
-  /** [layers, heads, tokens, tokens] softmax probabilities. The softmax inputs (scores) are not sent with it: only the scaling view needs them, and it asks (needScores). */
-  attention: Float32Array;
   cnn: ReceptiveFieldReport | null;
   cnnError: string | null;
   settings: PanelSettings;
@@ -37,9 +39,10 @@ export type HostToWebview =
   | { type: 'inspection'; payload: InspectionPayload }
   | { type: 'progress'; message: string }
   | { type: 'error'; message: string; action?: 'selectModel' | 'selectCnn' | 'retry' }
-  | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; attention: Float32Array }
-  /** Answer to needScores: inspection `id`'s softmax inputs, QK^T / sqrt(d_k), shaped as the attention. */
-  | { type: 'scores'; id: number; scores: Float32Array }
+  /** A masked run's result: a stored inspection of its own (`inspection`), queried like the payload's. */
+  | { type: 'maskResult'; maskedTokens: number[]; predictions: Prediction[]; inspection: number }
+  /** The answer to the webview's query `requestId` on stored inspection `inspection`. */
+  | { type: 'answer'; requestId: number; inspection: number; answer: QueryAnswer }
   | { type: 'settings'; settings: PanelSettings }
   /** Answer to needAnatomy: one head of inspection `id` taken apart (or why it could not be). */
   | { type: 'anatomy'; id: number; layer: number; head: number; query: number; anatomy: HeadAnatomy }
@@ -50,9 +53,9 @@ export type HostToWebview =
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'runMasked'; maskedTokens: number[] }
-  | { type: 'needScores'; id: number }
-  /** Windowed models: show stage `stage` (0-based); the host answers with that stage's inspection payload. */
+  /** Windowed models: show stage `stage` (0-based); the host answers with a payload for that stage's stored view. */
   | { type: 'selectStage'; stage: number }
+  | { type: 'query'; requestId: number; query: TensorQuery }
   | { type: 'command'; command: 'selectModel' | 'selectCnn' | 'export' | 'showSummary' | 'retry' }
   | { type: 'painted'; what: 'heads' | 'first'; ms: number }
   /** The Anatomy view: take head `head` of layer `layer` apart for token `query` (0-based), for inspection `id`. */
@@ -76,12 +79,23 @@ export interface PanelState {
 
 const commands = new Set(['selectModel', 'selectCnn', 'export', 'showSummary', 'retry']);
 
+/** What the host checks the webview's messages against: the current inspection's sizes and its stored inspections. */
+export interface MessageBounds {
+  tokens: number;
+  layers: number;
+  heads: number;
+  /** Stored inspections this panel may query (its inspection and its masked run). */
+  inspections: number[];
+}
+
 /**
  * Validates a message from the webview. Returns null (and the caller logs it) for anything that is not
- * exactly one of the WebviewToHost shapes, or whose token indices fall outside [0, tokens).
+ * exactly one of the WebviewToHost shapes, whose indices fall outside the inspection's sizes, or whose query
+ * names an inspection that is not this panel's.
  */
-export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost | null {
+export function parseWebviewMessage(raw: unknown, bounds: MessageBounds): WebviewToHost | null {
   if (typeof raw !== 'object' || raw === null) return null;
+  const tokens = bounds.tokens;
   const m = raw as Record<string, unknown>;
   switch (m.type) {
     case 'ready':
@@ -92,10 +106,15 @@ export function parseWebviewMessage(raw: unknown, tokens: number): WebviewToHost
       if (!t.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < tokens)) return null;
       return { type: 'runMasked', maskedTokens: [...new Set(t as number[])].sort((a, b) => a - b) };
     }
-    case 'needScores':
-      return Number.isSafeInteger(m.id) ? { type: 'needScores', id: m.id as number } : null;
     case 'selectStage':
       return Number.isInteger(m.stage) && (m.stage as number) >= 0 && (m.stage as number) < 64 ? { type: 'selectStage', stage: m.stage as number } : null;
+    case 'query': {
+      if (!Number.isSafeInteger(m.requestId) || typeof m.query !== 'object' || m.query === null) return null;
+      const id = (m.query as { inspection?: unknown }).inspection;
+      if (typeof id !== 'number' || !bounds.inspections.includes(id)) return null;
+      const q = parseQuery(m.query, id, bounds);
+      return q ? { type: 'query', requestId: m.requestId as number, query: q } : null;
+    }
     case 'command':
       return typeof m.command === 'string' && commands.has(m.command)
         ? { type: 'command', command: m.command as Extract<WebviewToHost, { type: 'command' }>['command'] }

@@ -2,13 +2,15 @@
  * End to end in a real VS Code (code-server 4.100.3 + headless Chromium): install the packaged VSIX,
  * right-click an image in the explorer → "Inspect Attention", wait for the panel, check the predictions and
  * the heatmaps are drawn, click another patch and check the heatmaps change, open "ViT vs CNN" and check the
- * receptive-field box is drawn, open Scaling (the host sends the scores on request), reload the window and check the panel comes back. Screenshots go to
- * test-output/e2e/. Uses the embedded default models when media/models has them, else the test fixtures.
+ * receptive-field box is drawn, open Heads (rollout), Scaling (the inference process fetches the scores only then) and a
+ * masked run, reload the window and check the panel comes back; then, when bench/models/vit_b16_384.onnx exists
+ * (npm run bench exports it), switch to that ViT-B/16 at 384 px (577 tokens) and check every view again.
+ * Screenshots go to test-output/e2e/. Also Anatomy and Survey Folder…. Uses the embedded default models when media/models has them, else the test fixtures.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
@@ -22,6 +24,7 @@ let server: CodeServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let models: string | undefined;
+let vsixPath = '';
 
 function modelSettings(): Record<string, string> {
   const embedded = ['vit-cifar10', 'cnn-cifar10'].every((m) => existsSync(join(REPO, 'media', 'models', m, 'model.onnx')));
@@ -43,6 +46,7 @@ async function shot(name: string): Promise<void> {
 before(async () => {
   mkdirSync(OUTPUT, { recursive: true });
   const vsix = prepare();
+  vsixPath = vsix;
   server = await startCodeServer({
     vsix,
     files: {
@@ -268,6 +272,40 @@ test('right-click a folder → Survey Folder… shows figure 7 over its images',
   await page.locator('.tab', { hasText: IMAGE_NAME }).first().click();
 });
 
+/** The heads sheet's rollout, the ViT vs CNN chart, the scaling table, a masked run and the model tab, on the panel shown. */
+async function everyView(label: string): Promise<void> {
+  const wv = webview();
+  await wv.locator('#tab-heads').click();
+  const query = await wv.locator('#vi-heads').getAttribute('data-query');
+  await wv.locator(`#vi-rollout[data-query="${query}"][data-kept]`).waitFor({ state: 'attached', timeout: 120_000 });
+  assert.ok(Number(await wv.locator('#vi-rollout').getAttribute('data-kept')) > 0, `${label}: the DINO mask keeps patches`);
+  assert.ok(await colours(wv, '#vi-rollout') > 8, `${label}: the rollout is drawn`);
+  await shot(`${label}-heads.png`);
+  await wv.locator('#tab-compare').click();
+  await wv.locator('#vi-distance-chart[data-dots]').waitFor({ state: 'attached', timeout: 120_000 });
+  assert.ok(Number(await wv.locator('#vi-distance-chart').getAttribute('data-dots')) > 0, `${label}: a mean distance per head`);
+  await wv.locator('#tab-scaling').click();
+  await wv.locator('#vi-scaling-table[data-layer]').waitFor({ state: 'attached', timeout: 180_000 });
+  assert.ok(await wv.locator('#vi-scaling-table tbody tr').count() > 0, `${label}: the scaling table`);
+  const mask = wv.locator('#vi-mask');
+  const box = (await mask.boundingBox())!;
+  await mask.click({ position: { x: box.width * 0.55, y: box.height * 0.55 } });
+  await mask.click({ position: { x: box.width * 0.7, y: box.height * 0.55 } });
+  const masked = await mask.getAttribute('data-masked');
+  assert.match(masked ?? '', /^\d+,\d+$/, `${label}: two patches masked`);
+  await wv.locator('#vi-run-masked').click();
+  await wv.locator(`#vi-mask-result[data-masked="${masked}"]:not([hidden])`).waitFor({ timeout: 180_000 });
+  await wv.locator('#vi-mask-caption', { hasText: 'unmasked keys held' }).waitFor({ timeout: 60_000 });
+  await shot(`${label}-masked.png`);
+  await wv.locator('#tab-summary').click();
+  assert.ok(await wv.locator('#vi-summary tr').count() > 10, `${label}: the model summary`);
+  await wv.locator('#tab-patches').click();
+}
+
+test('Heads (rollout), ViT vs CNN (distance chart), Scaling and a masked run, Model: every view works', async () => {
+  await everyView('06-default');
+});
+
 test('after Developer: Reload Window the panel is restored and inspected again', async () => {
   await page.evaluate(() => ((window as unknown as { __e2eOld: boolean }).__e2eOld = true));
   const input = await openCommandPalette();
@@ -288,4 +326,46 @@ test('after Developer: Reload Window the panel is restored and inspected again',
   log(`panel restored and painted ${Date.now() - t} ms after the reload`);
   assert.ok(await wv.locator('#vi-predictions tr').count() >= 2);
   await shot('05-restored.png');
+});
+
+/** The large model: ViT-B/16 at 384 px, or another ViT at 384 px (VIT_E2E_LARGE_MODEL, e.g. bench/models/vit_l16_384.onnx). */
+const LARGE = process.env.VIT_E2E_LARGE_MODEL ? resolve(process.env.VIT_E2E_LARGE_MODEL) : join(REPO, 'bench', 'models', 'vit_b16_384.onnx');
+
+test('ViT-B/16 at 384 px (577 tokens), in a window of its own: click → first heatmap, and every view works', { skip: existsSync(LARGE) ? false : `${LARGE} is missing (npm run bench exports it)`, timeout: 15 * 60_000 }, async () => {
+  const big = await startCodeServer({
+    vsix: vsixPath,
+    files: { [IMAGE_NAME]: readFileSync(join(FIXTURES, 'vit', 'vit_hf_style.png')) },
+    userSettings: { ...modelSettings(), 'vitInspector.model': LARGE, 'vitInspector.maxModelSizeMB': 4096 },
+  });
+  const first = page;
+  try {
+    page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(big.url);
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: IMAGE_NAME }).waitFor({ timeout: 90_000 });
+    // Timed from the click on the menu entry (a fresh window shows it only once the extension is scanned).
+    const item = await contextMenuEntry(IMAGE_NAME, 'Inspect Attention');
+    await item.hover();
+    const t = Date.now();
+    await item.click();
+    if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+    const wv = webview();
+    await wv.locator('body[data-first-paint="1"]').waitFor({ timeout: 300_000 });
+    log(`${basename(LARGE)}: first heatmap ${Date.now() - t} ms after the menu click (cold: the inference process starts and loads the model)`);
+    assert.ok(((await wv.locator('#vi-title').textContent()) ?? '').includes(basename(LARGE, '.onnx')));
+    assert.ok(await colours(wv, '#vi-heads') > 8, 'the heads sheet shows a heatmap');
+    const patches = wv.locator('#vi-patches');
+    const box = (await patches.boundingBox())!;
+    const checksum = await wv.locator('#vi-heads').getAttribute('data-checksum');
+    const tm = Date.now();
+    await patches.click({ position: { x: box.width * 0.3, y: box.height * 0.3 } });
+    await page.mouse.move(0, 0);
+    await wv.locator(`#vi-heads:not([data-checksum="${checksum}"])`).waitFor({ state: 'attached', timeout: 30_000 });
+    log(`${basename(LARGE)}: a query move repainted every head ${Date.now() - tm} ms after the click`);
+    await shot('07-vit-b384.png');
+    await everyView('07-vit-b384');
+  } finally {
+    await page.close().catch(() => undefined);
+    page = first;
+    await big.stop();
+  }
 });

@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../src/node/engine';
 import { toPayload } from '../../src/host/panelController';
+import { stageView } from '../../src/shared/windows';
 import type { InspectionPayload } from '../../src/shared/protocol';
 import { REPO } from './codeServer';
 
@@ -26,6 +27,8 @@ function encode(p: InspectionPayload): string {
 }
 
 let payloads: string[] = [];
+/** Each stage's view of the inspection, for the harness's stand-in store (the webview queries it as it would the inference process). */
+let stored: string[] = [];
 let server: ReturnType<typeof createServer>;
 let port = 0;
 
@@ -34,7 +37,9 @@ before(async () => {
   try {
     const inspection = await engine.inspect({ modelPath: SWIN, image: join(SWIN, 'image.png') });
     const settings = { colormap: 'viridis', topK: 5 } as Parameters<typeof toPayload>[4];
-    payloads = [0, 1].map((s) => encode(toPayload(join(SWIN, 'image.png'), inspection, null, 'No CNN selected.', settings, 100 + s, s)));
+    const views = [0, 1].map((s) => stageView(inspection, s));
+    payloads = views.map((v, s) => encode(toPayload(join(SWIN, 'image.png'), { ...v, id: 100 + s, storedBytes: 0 }, null, 'No CNN selected.', settings, s)));
+    stored = views.map((v) => encode({ ...v, stages: undefined } as unknown as InspectionPayload));
   } finally {
     await engine.dispose();
   }
@@ -61,10 +66,12 @@ test('stage selector: both stages listed, stage 2 asked for with the query carri
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.goto(`http://127.0.0.1:${port}/webview/dev/harness.html?cnn=0&layers=2&heads=2&grid=4`);
     await page.waitForFunction(() => document.body.dataset.firstPaint === '1', null, { timeout: 60_000 });
-    const show = (s: number) => page.evaluate((text) => {
-      const p = JSON.parse(text, (_k, v) => (v && v.__t ? new (globalThis as unknown as Record<string, new (b: ArrayBuffer) => unknown>)[v.__t](Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0)).buffer) : v));
-      (window as unknown as { __harness: { send(m: unknown): void } }).__harness.send({ type: 'inspection', payload: p });
-    }, payloads[s]);
+    const show = (s: number) => page.evaluate(([text, inspection, id]) => {
+      const decode = (t: string) => JSON.parse(t, (_k, v) => (v && v.__t ? new (globalThis as unknown as Record<string, new (b: ArrayBuffer) => unknown>)[v.__t](Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0)).buffer) : v));
+      const w = window as unknown as { __harness: { send(m: unknown): void }; __harnessStore: { put(id: number, i: unknown): void } };
+      w.__harnessStore.put(id as number, decode(inspection as string));
+      w.__harness.send({ type: 'inspection', payload: decode(text as string) });
+    }, [payloads[s], stored[s], 100 + s] as const);
 
     await show(0);
     await page.waitForSelector('#vi-stages');

@@ -47,10 +47,12 @@ function harness(withProgress: PanelDeps['withProgress']) {
   return { panel, send: (m: unknown) => listener?.(m), explanation, posted, log };
 }
 
+const BOUNDS = { tokens: 65, layers: 6, heads: 4, inspections: [] as number[] };
+
 test('explain messages are validated', () => {
-  assert.deepEqual(parseWebviewMessage({ type: 'explain', target: null }, 65), { type: 'explain', target: null });
-  assert.deepEqual(parseWebviewMessage({ type: 'explain', target: 3 }, 65), { type: 'explain', target: 3 });
-  for (const target of [-1, 1.5, '3', undefined, 1e9]) assert.equal(parseWebviewMessage({ type: 'explain', target }, 65), null);
+  assert.deepEqual(parseWebviewMessage({ type: 'explain', target: null }, BOUNDS), { type: 'explain', target: null });
+  assert.deepEqual(parseWebviewMessage({ type: 'explain', target: 3 }, BOUNDS), { type: 'explain', target: 3 });
+  for (const target of [-1, 1.5, '3', undefined, 1e9]) assert.equal(parseWebviewMessage({ type: 'explain', target }, BOUNDS), null);
 });
 
 test('the panel explains the picked class, with progress', async () => {

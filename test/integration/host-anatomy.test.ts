@@ -64,8 +64,12 @@ test('needAnatomy → anatomy from the inference process; its softmax row is the
   h.send({ type: 'needAnatomy', id: payload.id, layer, head, query });
   const a = (await answer).anatomy;
   assert.deepEqual([a.layer, a.head, a.query, a.tokens], [layer, head, query, tokens]);
-  const base = ((layer * heads + head) * tokens + query) * tokens;
-  const row = payload.attention.subarray(base, base + tokens);
+  // the Heads view's row: the rows the inference process answers for the query token
+  const rowsAnswer = h.next('answer');
+  h.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: query } });
+  const rows = (await rowsAnswer).answer as { rows: Float32Array };
+  const base = (layer * heads + head) * tokens;
+  const row = rows.rows.subarray(base, base + tokens);
   assert.ok(maxAbsDiff(a.softmax, row) < 1e-5, `softmax differs from the Heads view's row by ${maxAbsDiff(a.softmax, row)}`);
   assert.ok(a.checks.weightedSum < 1e-5);
   assert.ok(a.q instanceof Float32Array && a.q.length === a.dHead);

@@ -93,11 +93,17 @@ describe('extension host under a fake vscode', () => {
     assert.equal((html.match(/<script/g) ?? []).length, 1, 'one script, no inline code');
     assert.doesNotMatch(html.replace(/https:\/\/file\+\.vscode-resource\.vscode-cdn\.net|https:\/\/\*\.vscode-cdn\.net/g, ''), /https?:\/\//, 'no remote content');
 
-    const got = panel.webview.next<{ type: 'inspection'; payload: { summary: { path: string }; cnnError: string | null; attention: unknown } }>('inspection');
+    const got = panel.webview.next<{ type: 'inspection'; payload: { id: number; summary: { path: string; tokens: number }; cnnError: string | null; attention?: unknown } }>('inspection');
     panel.webview.send({ type: 'ready' });
     const { payload } = await got;
     assert.ok(payload.summary.path.startsWith(VIT), payload.summary.path);
-    assert.ok(payload.attention instanceof Float32Array);
+    assert.equal(payload.attention, undefined, 'the tensor stays in the inference process');
+    const answer = panel.webview.next<{ type: 'answer'; requestId: number; answer: { kind: string; rows: Float32Array } }>('answer');
+    panel.webview.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: 0 } });
+    const a = await answer;
+    assert.equal(a.requestId, 1);
+    assert.ok(a.answer.rows instanceof Float32Array);
+    assert.equal(a.answer.rows.length, 3 * 4 * payload.summary.tokens, 'every head\'s row of the query');
     assert.match(payload.cnnError ?? '', /no-cnn\.onnx/, 'a missing CNN is reported in the payload, the ViT still shows');
   });
 
@@ -161,13 +167,17 @@ describe('extension host under a fake vscode', () => {
     assert.equal((await again).payload.settings.colormap, 'magma');
   });
 
-  test('Export writes the report and asks before overwriting', async () => {
+  test('Export writes the report (from the inference process, which holds the tensor) and asks before overwriting', async () => {
     const out = join(work, 'export');
     fake.openDialog.push([Uri.file(out)]);
     await fake.commands.get('vitInspector.export')!();
     for (const f of ['report.json', 'attention.npy', 'patches.png', 'heads.png', 'rollout.png']) assert.ok(existsSync(join(out, f)), f);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     assert.equal(report.model.tokens, 17);
+    // attention.npy: a v1.0 header, then float32 [3, 4, 17, 17]
+    const npy = readFileSync(join(out, 'attention.npy'));
+    assert.match(npy.subarray(10, 10 + npy.readUInt16LE(8)).toString('latin1'), /'shape': \(3, 4, 17, 17\)/);
+    assert.equal(npy.length - 10 - npy.readUInt16LE(8), 3 * 4 * 17 * 17 * 4);
     const mtime = statSync(join(out, 'report.json')).mtimeMs;
 
     const m = fake.messages.length;

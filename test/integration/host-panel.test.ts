@@ -1,6 +1,7 @@
 /**
  * The host's panel logic (src/host/panelController.ts) with the real inference child process (dist/worker.js),
- * without VS Code: payloads carry typed arrays, invalid webview messages are ignored and logged, a child
+ * without VS Code: payloads carry no tensor, the webview's queries are answered with what it paints (bytes per
+ * query move measured), stale queries are dropped, invalid webview messages are ignored and logged, a child
  * killed mid-run gives the panel an error and the next request works, and an untrusted workspace cannot
  * choose the model.
  */
@@ -15,6 +16,7 @@ import type { Inspection } from '../../src/shared/types';
 import type { InspectRequest } from '../../src/node/workerProtocol';
 import { resolveModels } from '../../src/host/models';
 import { bufferBytes, PanelController, withOwnBuffers, type ClientLike, type PanelDeps } from '../../src/host/panelController';
+import type { TensorQuery } from '../../src/shared/queries';
 import type { HostToWebview, InspectionPayload } from '../../src/shared/protocol';
 import { readSettings, type ConfigLike } from '../../src/host/settings';
 import { FIXTURES, REPO } from '../helpers/fixtures';
@@ -87,10 +89,13 @@ function harness(opts: { image?: string; cfg?: ConfigLike; trusted?: boolean; wr
   const errors: { message: string; action?: string }[] = [];
   const log: string[] = [];
   const spy: ClientLike = {
-    inspect: (req, o) => {
+    open: (req, o) => {
       requests.push(req);
-      return client.inspect(req, o);
+      return client.open(req, o);
     },
+    query: (q) => client.query(q),
+    release: (ids) => client.release(ids),
+    exportReport: (id, dir, o) => client.exportReport(id, dir, o),
     receptiveFields: (p, o) => client.receptiveFields(p, o),
   };
   const c = opts.wrap ? opts.wrap(spy) : spy;
@@ -112,7 +117,18 @@ describe('panel controller with the real inference process', () => {
   let h: Harness;
   let payload: InspectionPayload;
 
-  test('ready → an inspection payload with typed arrays and the CNN receptive fields', async () => {
+  /** Sends a query as the webview does and waits for its answer. */
+  let nextRequest = 1;
+  async function ask<Q extends TensorQuery>(query: Q) {
+    const requestId = nextRequest++;
+    const got = h.port.next('answer');
+    h.port.send({ type: 'query', requestId, query });
+    const a = await got;
+    assert.equal(a.requestId, requestId);
+    return a;
+  }
+
+  test('ready → an inspection payload without any tensor, with the CNN receptive fields', async () => {
     h = harness();
     const got = h.port.next('inspection');
     h.port.send({ type: 'ready' });
@@ -121,40 +137,38 @@ describe('panel controller with the real inference process', () => {
     assert.equal(payload.imageName, 'vit_hf_style.png');
     assert.equal(payload.imagePath, IMAGE);
     assert.deepEqual([s.layers, s.heads, s.tokens], [3, 4, 17]);
-    assert.ok(payload.attention instanceof Float32Array, 'attention is a Float32Array');
-    assert.ok(!('scores' in payload), 'the scores are not sent with the payload');
-    assert.equal(payload.attention.length, 3 * 4 * 17 * 17);
+    assert.ok(!('attention' in payload) && !('scores' in payload), 'the tensors stay in the inference process');
+    assert.ok(Number.isSafeInteger(payload.id), 'the stored inspection\'s id');
     assert.ok(payload.image.rgba instanceof Uint8Array);
     assert.equal(payload.image.rgba.length, payload.image.width * payload.image.height * 4);
     assert.deepEqual([payload.image.height, payload.image.width], s.layout.inputSize);
     assert.ok(payload.preview.rgba instanceof Uint8Array);
     assert.equal(payload.predictions.length, 5);
     assert.ok(payload.predictions[0].probability >= payload.predictions[1].probability);
-    // Each attention row is a probability distribution.
-    let row = 0;
-    for (let k = 0; k < 17; k++) row += payload.attention[k];
-    assert.ok(Math.abs(row - 1) < 1e-4, `row sums to ${row}`);
     assert.equal(payload.cnnError, null);
     assert.ok(payload.cnn && payload.cnn.layers.length >= 5, 'CNN receptive fields');
     assert.deepEqual(payload.settings, { colormap: 'viridis', topK: 5 });
     assert.equal(h.requests[0].modelPath, VIT);
   });
 
-  test('each array posted is in an ArrayBuffer of its own (VS Code carries a typed array\'s whole buffer)', async () => {
-    // Node's structured-clone deserializer may return views into the one message buffer from the child.
-    const raw = await client.inspect({ modelPath: VIT, image: IMAGE });
-    const shared = new ArrayBuffer(raw.attention.byteLength + raw.scores.byteLength + 64);
-    const views = { ...raw, attention: new Float32Array(shared, 0, raw.attention.length), scores: new Float32Array(shared, raw.attention.byteLength + 64, raw.scores.length) };
-    views.attention.set(raw.attention);
-    assert.equal(bufferBytes({ attention: views.attention }), shared.byteLength, 'a view carries its whole buffer');
-    const own = withOwnBuffers(views);
-    assert.equal(bufferBytes({ attention: own.attention }), raw.attention.byteLength);
-    assert.deepEqual(own.attention, raw.attention);
-    const message = h.port.posted.find((m) => m.type === 'inspection')!;
-    const arrays = [payload.attention, payload.image.rgba, payload.preview.rgba];
-    for (const a of arrays) assert.deepEqual([a.byteOffset, a.byteLength], [0, a.buffer.byteLength]);
-    assert.equal(bufferBytes(message), arrays.reduce((n, a) => n + a.byteLength, 0), 'nothing but the arrays is carried');
-    assert.ok(h.log.some((l) => /posted inspection \(\d+\.\d\d MB of arrays\) in \d+ ms/.test(l)), h.log.join('\n'));
+  test('a query move posts the rows of every head for the token, equal to the whole tensor\'s, within 4·L·H·N + 64 KB', async () => {
+    const full = await client.inspect({ modelPath: VIT, image: IMAGE, topK: 5 });
+    const [L, H, N] = [3, 4, 17];
+    for (const token of [0, 5, 16]) {
+      const before = h.port.posted.length;
+      // what the webview asks on a query move in the Heads view: the rows, and the rollout row
+      const rows = await ask({ kind: 'rows', inspection: payload.id, token });
+      const ro = await ask({ kind: 'rollout', inspection: payload.id, token, fusion: 'mean', discardRatio: 0.9, disabledHeads: [] });
+      assert.equal(rows.answer.kind, 'rows');
+      if (rows.answer.kind !== 'rows' || ro.answer.kind !== 'rollout') return;
+      for (let lh = 0; lh < L * H; lh++) {
+        assert.deepEqual(rows.answer.rows.subarray(lh * N, lh * N + N), full.attention.subarray((lh * N + token) * N, (lh * N + token + 1) * N));
+      }
+      assert.equal(ro.answer.row.length, N);
+      const posted = h.port.posted.slice(before).reduce((n, m) => n + bufferBytes(m) + Buffer.byteLength(JSON.stringify(m, (_k, v) => (ArrayBuffer.isView(v) ? null : v))), 0);
+      assert.ok(posted <= 4 * L * H * N + 64 * 1024, `${posted} bytes posted for one query move`);
+      assert.equal(bufferBytes(rows), L * H * N * 4, 'the rows alone are carried (an ArrayBuffer of their own)');
+    }
   });
 
   test('a reloaded webview (ready again) gets the same payload without a new run', async () => {
@@ -165,30 +179,55 @@ describe('panel controller with the real inference process', () => {
     assert.equal(h.requests.length, n);
   });
 
-  test("needScores gets this inspection's softmax inputs as a typed array; another inspection's id gets nothing", async () => {
+  test('each array posted is in an ArrayBuffer of its own (VS Code carries a typed array\'s whole buffer)', async () => {
+    // Node's structured-clone deserializer may return views into the one message buffer from the child.
+    const raw = await client.open({ modelPath: VIT, image: IMAGE });
+    const shared = new ArrayBuffer(raw.preview.rgba.byteLength + 64);
+    const views = { ...raw, preview: { ...raw.preview, rgba: new Uint8Array(shared, 64, raw.preview.rgba.length) } };
+    views.preview.rgba.set(raw.preview.rgba);
+    assert.equal(bufferBytes({ a: views.preview.rgba }), shared.byteLength, 'a view carries its whole buffer');
+    const own = withOwnBuffers(views);
+    assert.equal(bufferBytes({ a: own.preview.rgba }), raw.preview.rgba.byteLength);
+    assert.deepEqual(own.preview.rgba, raw.preview.rgba);
+    await client.release([raw.id]);
+    const message = h.port.posted.find((m) => m.type === 'inspection')!;
+    const arrays = [payload.image.rgba, payload.preview.rgba];
+    for (const a of arrays) assert.deepEqual([a.byteOffset, a.byteLength], [0, a.buffer.byteLength]);
+    assert.equal(bufferBytes(message), arrays.reduce((n, a) => n + a.byteLength, 0), 'nothing but the pictures is carried');
+    assert.ok(h.log.some((l) => /posted inspection \(\d+\.\d\d MB of arrays\) in \d+ ms/.test(l)), h.log.join('\n'));
+  });
+
+  test('the scaling statistics are computed on request from the softmax inputs, fetched then; every head\'s', async () => {
+    const full = await client.inspect({ modelPath: VIT, image: IMAGE, topK: 5 });
     const n = h.requests.length;
-    const before = h.port.posted.length;
-    h.port.send({ type: 'needScores', id: payload.id + 1 });
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(h.port.posted.length, before, 'no answer for an id not on show');
-    const got = h.port.next('scores');
-    h.port.send({ type: 'needScores', id: payload.id });
-    const r = await got;
-    assert.equal(r.id, payload.id);
-    assert.ok(r.scores instanceof Float32Array);
-    assert.equal(r.scores.length, payload.attention.length);
-    assert.equal(bufferBytes(r), r.scores.byteLength, 'the scores alone are carried');
-    // softmax(scores) is the attention that was sent, row by row.
-    let worst = 0;
-    for (let row = 0; row < r.scores.length / 17; row++) {
-      const s = r.scores.subarray(row * 17, row * 17 + 17);
-      const max = Math.max(...s);
-      const e = Array.from(s, (v) => Math.exp(v - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      for (let k = 0; k < 17; k++) worst = Math.max(worst, Math.abs(e[k] / sum - payload.attention[row * 17 + k]));
+    const a = await ask({ kind: 'scaling', inspection: payload.id });
+    if (a.answer.kind !== 'scaling') return assert.fail(a.answer.kind);
+    const stats = a.answer;
+    assert.equal(stats.scaledEntropy.length, 12);
+    // the max weight of softmax(scores) per head is the mean over rows of the attention's max
+    for (let lh = 0; lh < 12; lh++) {
+      let m = 0;
+      for (let q = 0; q < 17; q++) m += Math.max(...full.attention.subarray((lh * 17 + q) * 17, (lh * 17 + q + 1) * 17)) / 17;
+      assert.ok(Math.abs(stats.scaledMax[lh] - m) < 1e-5, `head ${lh}: ${stats.scaledMax[lh]} vs ${m}`);
     }
-    assert.ok(worst < 1e-5, `softmax(scores) differs from the attention by ${worst}`);
-    assert.equal(h.requests.length, n, 'no inference run');
+    assert.ok(stats.unscaledMax.every((v, i) => v >= stats.scaledMax[i] - 1e-6), 'without 1/sqrt(d_k) the rows are sharper');
+    assert.equal(h.requests.length, n, 'no new inspection');
+  });
+
+  test('queries of a lane in flight wait, and a newer one replaces the waiting one: the stale move gets no answer', async () => {
+    const before = h.port.posted.length;
+    for (const [requestId, token] of [[900, 1], [901, 2], [902, 3], [903, 4]]) h.port.send({ type: 'query', requestId, query: { kind: 'rows', inspection: payload.id, token } });
+    await new Promise((r) => setTimeout(r, 1000));
+    const answers = h.port.posted.slice(before).filter((m) => m.type === 'answer').map((m) => (m as { requestId: number }).requestId);
+    assert.deepEqual(answers, [900, 903], 'the first went at once; of those that waited, only the latest');
+  });
+
+  test('a query for an inspection that is not this panel\'s is refused', async () => {
+    const before = { posted: h.port.posted.length, logs: h.log.length };
+    h.port.send({ type: 'query', requestId: 5, query: { kind: 'rows', inspection: payload.id + 1000, token: 0 } });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(h.port.posted.length, before.posted);
+    assert.ok(h.log.slice(before.logs).some((l) => l.startsWith('ignored an invalid message')));
   });
 
   test('unknown types, bad commands and out-of-range mask indices are ignored and logged', async () => {
@@ -202,7 +241,8 @@ describe('panel controller with the real inference process', () => {
       { type: 'runMasked', maskedTokens: Array.from({ length: 18 }, (_, i) => i % 17) },
       { type: 'command', command: 'workbench.action.terminal.new' },
       { type: 'painted', what: 'first', ms: 'soon' },
-      { type: 'needScores', id: 'latest' },
+      { type: 'needScores', id: payload?.id },
+      { type: 'query', requestId: 1, query: { kind: 'rows', inspection: 0, token: 99 } },
       null,
       'ready',
       42,
@@ -216,27 +256,63 @@ describe('panel controller with the real inference process', () => {
     assert.ok(ignored[0].includes('"evil"'));
   });
 
-  test('runMasked re-runs with the masked keys and posts maskResult', async () => {
+  test('runMasked re-runs with the masked keys: a new stored inspection, whose rows the webview then asks for', async () => {
     const got = h.port.next('maskResult');
     h.port.send({ type: 'runMasked', maskedTokens: [5, 1, 5] });
     const r = await got;
     assert.deepEqual(r.maskedTokens, [1, 5]);
     assert.deepEqual(h.requests.at(-1)!.maskedTokens, [1, 5]);
-    assert.ok(r.attention instanceof Float32Array);
-    assert.equal(r.attention.length, payload.attention.length);
-    assert.equal(bufferBytes(r), r.attention.byteLength, 'the attention alone is carried');
-    // No query attends to a masked key.
-    for (let q = 0; q < 17; q++) assert.ok(r.attention[q * 17 + 5] < 1e-6);
+    assert.notEqual(r.inspection, payload.id);
+    assert.equal(bufferBytes(r), 0, 'no tensor is carried');
     assert.ok(r.predictions.length > 0);
+    // No query attends to a masked key, at any layer.
+    for (let layer = 0; layer < 3; layer++) {
+      const a = await ask({ kind: 'rows', inspection: r.inspection, token: 3, layers: [layer, layer + 1] });
+      if (a.answer.kind !== 'rows') return assert.fail(a.answer.kind);
+      assert.equal(a.answer.rows.length, 4 * 17);
+      for (let hd = 0; hd < 4; hd++) for (const k of [1, 5]) assert.ok(a.answer.rows[hd * 17 + k] < 1e-6);
+    }
   });
 
-  test('an empty mask returns the unmasked result without a run', async () => {
+  test('an empty mask returns the unmasked result without a run, and the masked run is released', async () => {
     const n = h.requests.length;
+    const masked = (h.port.posted.filter((m) => m.type === 'maskResult').at(-1) as { inspection: number }).inspection;
     const got = h.port.next('maskResult');
     h.port.send({ type: 'runMasked', maskedTokens: [] });
     const r = await got;
-    assert.equal(r.attention, payload.attention);
+    assert.equal(r.inspection, payload.id);
     assert.equal(h.requests.length, n);
+    const gone = await client.query({ kind: 'rows', inspection: masked, token: 0 }).catch((e) => e);
+    assert.equal(gone.code, 'inspection-gone', 'the masked run no longer takes memory');
+    h.panel.dispose();
+    await new Promise((r2) => setTimeout(r2, 200));
+    const base = await client.query({ kind: 'rows', inspection: payload.id, token: 0 }).catch((e) => e);
+    assert.equal(base.code, 'inspection-gone', 'a closed panel\'s inspection is released');
+  });
+});
+
+describe('an inspection the inference process no longer holds', () => {
+  test('its queries give one error offering to run it again, not one per query', async () => {
+    const h = harness();
+    const got = h.port.next('inspection');
+    h.port.send({ type: 'ready' });
+    const { payload } = await got;
+    await client.release([payload.id]); // as the store does when another inspection needs the memory
+    const err = h.port.next('error');
+    h.port.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: 0 } });
+    h.port.send({ type: 'query', requestId: 2, query: { kind: 'headStats', inspection: payload.id } });
+    const e = await err;
+    assert.match(e.message, /no longer held by the inference process.*Run the inspection again\.$/);
+    assert.equal(e.action, 'retry');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(h.errors.length, 1, 'one notification');
+    const again = h.port.next('inspection');
+    h.port.send({ type: 'command', command: 'retry' });
+    const next = (await again).payload;
+    assert.notEqual(next.id, payload.id);
+    const answer = h.port.next('answer');
+    h.port.send({ type: 'query', requestId: 3, query: { kind: 'rows', inspection: next.id, token: 0 } });
+    assert.equal((await answer).requestId, 3);
     h.panel.dispose();
   });
 });
@@ -247,14 +323,14 @@ describe('the inference process dies mid-run', () => {
     const h = harness({
       wrap: (c) => ({
         ...c,
-        inspect: (req, o) => {
-          if (!kill) return c.inspect(req, o);
+        open: (req, o) => {
+          if (!kill) return c.open(req, o);
           kill = false;
           // Stopped before the request is sent: on a busy machine the child could otherwise finish this small
           // model's run between the send and the kill, and the test would see a result instead of a crash.
           const running = client.pid;
           if (running) process.kill(running, 'SIGSTOP');
-          const p = c.inspect(req, o);
+          const p = c.open(req, o);
           const pid = client.pid;
           assert.ok(pid, 'child started');
           process.kill(pid, 'SIGKILL'); // like a native crash in onnxruntime while it runs

@@ -63,11 +63,31 @@ describe('a Swin in the panel', () => {
     inspect: <T>(k: string) => ({ defaultValue: undefined, ...(k === 'model' ? { globalValue: SWIN } : {}) }) as { globalValue?: T },
   };
   const spy: ClientLike = {
-    inspect: (req, o) => {
+    open: (req, o) => {
       requests++;
-      return client.inspect(req, o);
+      return client.open(req, o);
     },
+    openStage: (id, stage) => client.openStage(id, stage),
+    query: (q) => client.query(q),
+    release: (ids) => client.release(ids),
+    exportReport: (id, dir, o) => client.exportReport(id, dir, o),
     receptiveFields: (p, o) => client.receptiveFields(p, o),
+  };
+  let requestId = 0;
+  /** One query through the panel (each after the previous one's answer). */
+  const ask = async <T>(query: Record<string, unknown>): Promise<T> => {
+    const answer = port.next('answer');
+    port.send({ type: 'query', requestId: ++requestId, query });
+    return (await answer).answer as T;
+  };
+  /** A stored inspection's whole [layers, heads, N, N] attention, from the panel's row queries. */
+  const attentionOf = async (inspection: number, layers: number, heads: number, n: number): Promise<Float32Array> => {
+    const out = new Float32Array(layers * heads * n * n);
+    for (let t = 0; t < n; t++) {
+      const { rows } = await ask<{ rows: Float32Array }>({ kind: 'rows', inspection, token: t });
+      for (let lh = 0; lh < layers * heads; lh++) out.set(rows.subarray(lh * n, lh * n + n), (lh * n + t) * n);
+    }
+    return out;
   };
   const deps: PanelDeps = {
     client: () => spy,
@@ -91,7 +111,7 @@ describe('a Swin in the panel', () => {
     assert.equal(s.stages?.length, 2);
     assert.deepEqual([s.layers, s.heads, s.tokens, s.layout.grid, s.layout.prefixTokens], [2, 2, 64, [8, 8], []]);
     const ref = stageRef(1);
-    assert.ok(maxAbsDiff(payload.attention, ref.data) < 1e-4);
+    assert.ok(maxAbsDiff(await attentionOf(payload.id, 2, 2, 64), ref.data) < 1e-4);
     firstId = payload.id;
     // Show Model Summary lists every stage
     const md = summaryMarkdown(s);
@@ -109,19 +129,15 @@ describe('a Swin in the panel', () => {
     assert.notEqual(payload.id, firstId);
     assert.deepEqual([s.layers, s.heads, s.tokens, s.layout.grid], [2, 4, 16, [4, 4]]);
     assert.deepEqual(s.layout.patchSize, [8, 8], 'each stage-2 token covers 8×8 input pixels');
-    assert.ok(maxAbsDiff(payload.attention, stageRef(2).data) < 1e-4);
+    assert.ok(maxAbsDiff(await attentionOf(payload.id, 2, 4, 16), stageRef(2).data) < 1e-4);
     assert.equal(requests, 1, 'no new inference');
 
-    // its scores, dense with -Infinity across windows, give back its probabilities
-    const scores = port.next('scores');
-    port.send({ type: 'needScores', id: payload.id });
-    const sc = (await scores).scores;
-    assert.equal(sc.length, payload.attention.length);
-    const row = Array.from(sc.subarray(0, 16));
-    const max = Math.max(...row);
-    const e = row.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    assert.ok(maxAbsDiff(e.map((v) => v / sum), payload.attention.subarray(0, 16)) < 1e-5);
+    // its scores (dense, -Infinity across windows; fetched by a second run for the scaling view) give back its
+    // probabilities: the entropy per head of softmax(scores) is the probabilities' entropy per head
+    const scaling = await ask<{ scaledEntropy: Float32Array }>({ kind: 'scaling', inspection: payload.id });
+    const stats = await ask<{ entropy: Float32Array }>({ kind: 'headStats', inspection: payload.id });
+    assert.equal(scaling.scaledEntropy.length, 2 * 4);
+    assert.ok(maxAbsDiff(scaling.scaledEntropy, stats.entropy) < 1e-4, `scores vs probabilities: ${maxAbsDiff(scaling.scaledEntropy, stats.entropy)}`);
   });
 
   test('a stage the model does not have, or a malformed one, is ignored and logged', async () => {
@@ -132,7 +148,7 @@ describe('a Swin in the panel', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(port.posted.length, before);
     assert.ok(log.some((l) => /ignored selectStage 5: the model has 2 stages/.test(l)));
-    assert.equal(parseWebviewMessage({ type: 'selectStage', stage: '1' }, 16), null);
+    assert.equal(parseWebviewMessage({ type: 'selectStage', stage: '1' }, { tokens: 16, layers: 2, heads: 4, inspections: [] }), null);
   });
 
   test('masking is refused with one line', async () => {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   attentionDims, attentionEntropy, compareScaling, dinoMask, maxWeight, meanAttentionDistance, queryMap, queryMaps,
-  rollout,
-  rolloutRow, rolloutMap, softmaxRows, type AttentionDims, type PatchDims,
+  discardLowest, rollout, rolloutLayers, rolloutRowMap, rolloutRowOf,
+  rolloutRow, rolloutMap, softmaxRows, type AttentionDims, type PatchDims, type RolloutOptions,
 } from '../../src/shared/analytics';
 import type { TokenLayout } from '../../src/shared/types';
 
@@ -203,5 +203,46 @@ test('rolloutRow is the same row as the full rollout, for any fusion, discard ra
         for (let j = 0; j < 5; j++) assert.ok(Math.abs(row[j] - joint[q * 5 + j]) < 1e-6, `${fusion} ${discardRatio} q${q} k${j}`);
       }
     }
+  }
+});
+
+test('discardLowest zeroes exactly what sorting by (value, index) and zeroing the first k does, index 0 kept', () => {
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const [n, levels] of [[50, 0], [400, 5], [1000, 3], [37, 1]] as const) {
+    for (const ratio of [0, 0.1, 0.5, 0.9, 0.99, 1]) {
+      // levels > 0: few distinct values, so that ties decide (by index, as a stable sort would)
+      const a = Float32Array.from({ length: n }, () => (levels ? Math.floor(rand() * levels) / levels : rand()));
+      const k = Math.floor(n * ratio);
+      const expected = a.slice();
+      const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[x] - a[y] || x - y);
+      for (let i = 0; i < k; i++) if (order[i] !== 0) expected[order[i]] = 0;
+      const got = a.slice();
+      discardLowest(got, k);
+      assert.deepEqual(Array.from(got), Array.from(expected), `n ${n}, levels ${levels}, ratio ${ratio}`);
+    }
+  }
+});
+
+test('rolloutRowOf over rolloutLayers equals the rows of rollout(), with fusion, discard and switched-off heads', () => {
+  const dims = { layers: 3, heads: 2, tokens: 6 };
+  let seed = 3;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const att = new Float32Array(3 * 2 * 6 * 6);
+  for (let r = 0; r < 3 * 2 * 6; r++) {
+    let sum = 0;
+    for (let k = 0; k < 6; k++) sum += (att[r * 6 + k] = rand());
+    for (let k = 0; k < 6; k++) att[r * 6 + k] /= sum;
+  }
+  const cases: RolloutOptions[] = [{ fusion: 'mean', discardRatio: 0 }, { fusion: 'max', discardRatio: 0.9, heads: [true, false, true, true, false, true] }];
+  for (const opts of cases) {
+    const joint = rollout(att, dims, opts);
+    const layers = rolloutLayers(att, dims, opts);
+    for (let q = 0; q < 6; q++) {
+      const row = rolloutRowOf(layers, dims, q);
+      for (let k = 0; k < 6; k++) assert.ok(Math.abs(row[k] - joint[q * 6 + k]) < 1e-6, `${opts.fusion} q ${q} k ${k}`);
+    }
+    const map = rolloutRowMap(rolloutRowOf(layers, dims, 0), 1);
+    assert.equal(Math.max(...map), 1);
   }
 });

@@ -3,15 +3,25 @@ import assert from 'node:assert/strict';
 import type { InspectionPayload } from '../../src/shared/protocol';
 import { parseWebviewMessage } from '../../src/shared/protocol';
 import type { ReceptiveFieldReport } from '../../src/shared/types';
-import { Analysis, layerMap, maskContour, predictionDiff } from '../../webview/logic/analysis';
+import { attentionDims, compareScaling, rollout } from '../../src/shared/analytics';
+import { layerMap, maskContour, predictionDiff, rolloutKey, scalingRows } from '../../webview/logic/analysis';
+import { QueryBook } from '../../webview/logic/queries';
 import { cnnRfSizes, rfBoxForToken, withGrid } from '../../webview/logic/compare';
 import { dimsOf, emptyModel, handleHostMessage, payloadProblem } from '../../webview/logic/messages';
 
+/** The attention of the tiny payload below (held by the inference process; the payload never carries it). */
+const L = 2, H = 2, T = 5;
+const att = new Float32Array(L * H * T * T);
+for (let r = 0; r < L * H * T; r++) for (let k = 0; k < T; k++) att[r * T + k] = (1 + ((r + k) % 3)) / 10;
+/** What the inference process answers for a query's rows: every head's row of that token, [L, H, T]. */
+function rowsOf(q: number, from = 0, to = L): Float32Array {
+  const out = new Float32Array((to - from) * H * T);
+  for (let lh = from * H; lh < to * H; lh++) out.set(att.subarray((lh * T + q) * T, (lh * T + q + 1) * T), (lh - from * H) * T);
+  return out;
+}
+
 /** A tiny consistent payload: 2 layers x 2 heads, CLS + 2 x 2 patches of 8 px. */
 function payload(over: Partial<InspectionPayload> = {}): InspectionPayload {
-  const L = 2, H = 2, T = 5;
-  const att = new Float32Array(L * H * T * T);
-  for (let r = 0; r < L * H * T; r++) for (let k = 0; k < T; k++) att[r * T + k] = (1 + ((r + k) % 3)) / 10;
   return {
     id: 7,
     imageName: 'a.png',
@@ -24,7 +34,6 @@ function payload(over: Partial<InspectionPayload> = {}): InspectionPayload {
       attentionNodes: [], notes: [],
     },
     predictions: [{ index: 1, label: 'cat', probability: 0.7 }, { index: 2, label: 'dog', probability: 0.2 }],
-    attention: att,
     cnn: null,
     cnnError: 'no CNN',
     settings: { colormap: 'magma', topK: 3 },
@@ -47,11 +56,11 @@ test('inspection: a consistent payload replaces the model, clears progress and e
   assert.deepEqual(r.model.dims, { layers: 2, heads: 2, tokens: 5, grid: [2, 2], prefixTokens: ['cls'], cnnLayers: 0 });
 });
 
-test('inspection: wrong tensor sizes or layout become a one-line error with a retry, not a crash', () => {
+test('inspection: a missing id, wrong sizes or layout become a one-line error with a retry, not a crash', () => {
   const m = emptyModel();
-  const bad = handleHostMessage(m, { type: 'inspection', payload: payload({ attention: new Float32Array(3) }) })!;
+  const bad = handleHostMessage(m, { type: 'inspection', payload: payload({ id: 1.5 }) })!;
   assert.equal(bad.model.payload, null);
-  assert.match(bad.model.error!.message, /attention tensor has 3 values, expected 100/);
+  assert.match(bad.model.error!.message, /no id/);
   assert.equal(bad.model.error!.action, 'retry');
   const p = payload();
   p.summary.layout.tokens = 9;
@@ -76,76 +85,104 @@ test('unknown or malformed messages are ignored; settings and errors are validat
   assert.deepEqual(s2.model.settings, { colormap: 'turbo', topK: 10 });
 });
 
-test('maskResult needs a payload and an attention tensor of the same shape', () => {
+test('maskResult needs a payload and names the masked run\'s stored inspection; its rows come as an answer', () => {
   let m = emptyModel();
-  const att = payload().attention;
-  assert.equal(handleHostMessage(m, { type: 'maskResult', maskedTokens: [1], predictions: [], attention: att }), null);
+  const book = new QueryBook();
+  assert.equal(handleHostMessage(m, { type: 'maskResult', maskedTokens: [1], predictions: [], inspection: 9 }), null);
   m = handleHostMessage(m, { type: 'inspection', payload: payload() })!.model;
-  assert.equal(handleHostMessage(m, { type: 'maskResult', maskedTokens: [1], predictions: [], attention: new Float32Array(4) }), null);
-  const r = handleHostMessage({ ...m, progress: 'running' }, { type: 'maskResult', maskedTokens: [1, 2], predictions: [{ index: 2, label: 'dog', probability: 0.6 }], attention: att })!;
+  assert.equal(handleHostMessage(m, { type: 'maskResult', maskedTokens: [1], predictions: [], inspection: 'x' }), null);
+  const r = handleHostMessage({ ...m, progress: 'running' }, { type: 'maskResult', maskedTokens: [1, 2], predictions: [{ index: 2, label: 'dog', probability: 0.6 }], inspection: 9 })!;
   assert.deepEqual(r.model.maskResult!.maskedTokens, [1, 2]);
+  assert.equal(r.model.maskResult!.inspection, 9);
   assert.equal(r.model.progress, null);
+  // the masked run's layer 1 for query 2
+  const q = book.request({ kind: 'rows', inspection: 9, token: 2, layers: [1, 2] })!;
+  const got = handleHostMessage(r.model, { type: 'answer', requestId: q.requestId, inspection: 9, answer: { kind: 'rows', token: 2, layers: [1, 2], rows: rowsOf(2, 1, 2) } }, book)!;
+  assert.deepEqual(got.changed, ['maskRows']);
+  assert.equal(got.model.maskRows!.layer, 1);
   // a new inspection drops an old mask result
-  const again = handleHostMessage(r.model, { type: 'inspection', payload: payload() })!;
+  const again = handleHostMessage(got.model, { type: 'inspection', payload: payload() })!;
   assert.equal(again.model.maskResult, null);
+  assert.equal(again.model.maskRows, null);
 });
 
-test('scores come on request: only those of the inspection on show, of its shape, are taken', () => {
-  const p = payload();
-  const scores = p.attention.map((v) => Math.log(v));
+test('answers: only the latest query of a lane is taken, of the right size; a new inspection forgets them all', () => {
+  const book = new QueryBook();
   let m = emptyModel();
-  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores }), null, 'no inspection yet');
-  const r = handleHostMessage(m, { type: 'inspection', payload: p })!;
-  m = r.model;
-  assert.equal(m.scores, null, 'not sent with the payload');
-  assert.ok(r.changed.includes('scores'));
-  assert.equal(handleHostMessage(m, { type: 'scores', id: 6, scores }), null, 'an earlier inspection');
-  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores: new Float32Array(3) }), null, 'wrong size');
-  assert.equal(handleHostMessage(m, { type: 'scores', id: 7, scores: Array.from(scores) }), null, 'not a typed array');
-  const got = handleHostMessage(m, { type: 'scores', id: 7, scores })!;
-  assert.equal(got.model.scores, scores);
-  assert.deepEqual(got.changed, ['scores']);
-  // The next inspection forgets them.
-  assert.equal(handleHostMessage(got.model, { type: 'inspection', payload: payload({ id: 8 }) })!.model.scores, null);
-});
-
-test('what the webview posts passes the host validator', () => {
-  assert.equal(parseWebviewMessage({ type: 'needScores', id: 1.5 }, 5), null);
-  assert.equal(parseWebviewMessage({ type: 'needScores' }, 5), null);
-  for (const msg of [
-    { type: 'ready' }, { type: 'runMasked', maskedTokens: [1, 4] }, { type: 'command', command: 'selectCnn' }, { type: 'needScores', id: 3 },
-    { type: 'command', command: 'retry' }, { type: 'painted', what: 'heads', ms: 3.2 }, { type: 'painted', what: 'first', ms: 120 },
-  ]) assert.notEqual(parseWebviewMessage(msg, 5), null, JSON.stringify(msg));
-});
-
-test('layer map: mean over the enabled heads of the query row, prefix keys dropped', () => {
-  const p = payload();
-  const a = new Analysis(p);
-  const d = a.dims;
-  const both = layerMap(p.attention, d, 1, 2, []);
-  const h0 = p.attention.subarray(((1 * 2 + 0) * 5 + 2) * 5 + 1, ((1 * 2 + 0) * 5 + 2) * 5 + 5);
-  const h1 = p.attention.subarray(((1 * 2 + 1) * 5 + 2) * 5 + 1, ((1 * 2 + 1) * 5 + 2) * 5 + 5);
-  both.forEach((v, i) => assert.ok(Math.abs(v - (h0[i] + h1[i]) / 2) < 1e-7));
-  const only0 = layerMap(p.attention, d, 1, 2, [3]); // head 1 of layer 1 switched off
-  only0.forEach((v, i) => assert.ok(Math.abs(v - h0[i]) < 1e-7));
-  assert.deepEqual(Array.from(layerMap(p.attention, d, 1, 2, new Set([2, 3]))), [0, 0, 0, 0], 'no head: zeros');
-  // rollout is cached by its inputs
-  const s = { fusion: 'mean' as const, discardRatio: 0, disabledHeads: [] };
-  assert.equal(a.hasRollout(s), false);
-  const j = a.rolloutJoint(s);
-  assert.equal(a.rolloutJoint(s), j);
-  assert.equal(a.hasRollout({ ...s, disabledHeads: [1] }), false);
-  const scores = p.attention.map((v) => Math.log(v));
-  const rows = a.scalingRows(scores);
-  assert.equal(rows.length, 4);
+  const a1 = book.request({ kind: 'rows', inspection: 7, token: 1 })!;
+  const answer = (r: { requestId: number }, token: number, rows = rowsOf(token)) => ({ type: 'answer', requestId: r.requestId, inspection: 7, answer: { kind: 'rows', token, layers: [0, L], rows } });
+  assert.equal(handleHostMessage(m, answer(a1, 1), book), null, 'no inspection yet');
+  m = handleHostMessage(m, { type: 'inspection', payload: payload() })!.model;
+  assert.equal(m.rows, null, 'no rows come with the payload');
+  assert.equal(book.request({ kind: 'rows', inspection: 7, token: 1 }), null, 'the same query is not asked twice');
+  const a2 = book.request({ kind: 'rows', inspection: 7, token: 3 })!;
+  assert.equal(handleHostMessage(m, answer(a1, 1), book), null, 'stale: the query moved on');
+  assert.equal(handleHostMessage(m, answer(a2, 3, new Float32Array(3)), book), null, 'wrong size');
+  assert.equal(handleHostMessage(m, { ...answer(a2, 3), inspection: 8 }, book), null, 'another inspection');
+  assert.equal(handleHostMessage(m, answer(a2, 3), undefined), null, 'no book: not asked');
+  const got = handleHostMessage(m, answer(a2, 3), book)!;
+  assert.deepEqual(got.changed, ['rows']);
+  assert.equal(got.model.rows!.token, 3);
+  // the rollout, head statistics and scaling statistics
+  const dims = attentionDims(L, H, payload().summary.layout);
+  const s = { fusion: 'mean' as const, discardRatio: 0, disabledHeads: [] as number[] };
+  const rq = book.request({ kind: 'rollout', inspection: 7, token: 0, ...s })!;
+  const joint = rollout(att, dims, { fusion: 'mean', discardRatio: 0 });
+  const ro = handleHostMessage(got.model, { type: 'answer', requestId: rq.requestId, inspection: 7, answer: { kind: 'rollout', token: 0, row: joint.slice(0, T), ms: 12 } }, book)!;
+  assert.equal(ro.model.rollout!.key, rolloutKey(s));
+  assert.equal(ro.model.rollout!.ms, 12);
+  const sq = book.request({ kind: 'scaling', inspection: 7 })!;
+  const cs = compareScaling(att.map((v) => Math.log(v)), dims, 4);
+  const sc = handleHostMessage(ro.model, { type: 'answer', requestId: sq.requestId, inspection: 7,
+    answer: { kind: 'scaling', scaledEntropy: cs.scaled.entropy, unscaledEntropy: cs.unscaled.entropy, scaledMax: cs.scaled.maxWeight, unscaledMax: cs.unscaled.maxWeight } }, book)!;
+  const table = scalingRows(sc.model.scaling!, dims);
+  assert.equal(table.length, 4);
   // softmax(log p) = p / sum(p): head 0 of layer 0's scaled max weight is the mean over its rows of max(p) / sum(p).
   let expected = 0;
   for (let q = 0; q < 5; q++) {
-    const row = Array.from(p.attention.subarray(q * 5, q * 5 + 5));
+    const row = Array.from(att.subarray(q * 5, q * 5 + 5));
     expected += Math.max(...row) / row.reduce((x, y) => x + y, 0) / 5;
   }
-  assert.ok(Math.abs(rows[0].scaledMax - expected) < 1e-6, `${rows[0].scaledMax} vs ${expected}`);
-  assert.equal(a.meanDistances().length, 4);
+  assert.ok(Math.abs(table[0].scaledMax - expected) < 1e-6, `${table[0].scaledMax} vs ${expected}`);
+  book.reset();
+  const next = handleHostMessage(sc.model, { type: 'inspection', payload: payload({ id: 8 }) })!.model;
+  assert.deepEqual([next.rows, next.rollout, next.scaling, next.headStats], [null, null, null, null]);
+});
+
+test('what the webview posts passes the host validator; queries out of bounds or of another inspection do not', () => {
+  const b = { tokens: 5, layers: 2, heads: 2, inspections: [3, 4] };
+  const query = (q: object) => ({ type: 'query', requestId: 1, query: q });
+  for (const msg of [
+    { type: 'ready' }, { type: 'runMasked', maskedTokens: [1, 4] }, { type: 'command', command: 'selectCnn' },
+    { type: 'command', command: 'retry' }, { type: 'painted', what: 'heads', ms: 3.2 }, { type: 'painted', what: 'first', ms: 120 },
+    query({ kind: 'rows', inspection: 3, token: 4 }), query({ kind: 'rows', inspection: 4, token: 0, layers: [1, 2] }),
+    query({ kind: 'head', inspection: 3, layer: 1, head: 1 }), query({ kind: 'headStats', inspection: 3 }), query({ kind: 'scaling', inspection: 3 }),
+    query({ kind: 'rollout', inspection: 3, token: 0, fusion: 'max', discardRatio: 0.9, disabledHeads: [3, 0] }),
+  ]) assert.notEqual(parseWebviewMessage(msg, b), null, JSON.stringify(msg));
+  for (const msg of [
+    { type: 'needScores', id: 3 }, { type: 'query', requestId: 1.5, query: { kind: 'rows', inspection: 3, token: 0 } },
+    query({ kind: 'rows', inspection: 5, token: 0 }), query({ kind: 'rows', inspection: 3, token: 5 }), query({ kind: 'rows', inspection: 3, token: -1 }),
+    query({ kind: 'rows', inspection: 3, token: 0, layers: [1, 1] }), query({ kind: 'rows', inspection: 3, token: 0, layers: [0, 3] }),
+    query({ kind: 'head', inspection: 3, layer: 2, head: 0 }), query({ kind: 'rollout', inspection: 3, token: 0, fusion: 'sum', discardRatio: 0, disabledHeads: [] }),
+    query({ kind: 'rollout', inspection: 3, token: 0, fusion: 'mean', discardRatio: 1, disabledHeads: [] }),
+    query({ kind: 'rollout', inspection: 3, token: 0, fusion: 'mean', discardRatio: 0, disabledHeads: [4] }), query({ kind: 'everything', inspection: 3 }),
+  ]) assert.equal(parseWebviewMessage(msg, b), null, JSON.stringify(msg));
+  const r = parseWebviewMessage(query({ kind: 'rollout', inspection: 3, token: 0, fusion: 'max', discardRatio: 0.9, disabledHeads: [3, 0, 3] }), b);
+  assert.deepEqual(r, { type: 'query', requestId: 1, query: { kind: 'rollout', inspection: 3, token: 0, fusion: 'max', discardRatio: 0.9, disabledHeads: [0, 3] } });
+});
+
+test('layer map: mean over the enabled heads of the query\'s rows, prefix keys dropped', () => {
+  const d = attentionDims(L, H, payload().summary.layout);
+  const rows = rowsOf(2);
+  const both = layerMap(rows, d, 1, []);
+  const h0 = att.subarray(((1 * 2 + 0) * 5 + 2) * 5 + 1, ((1 * 2 + 0) * 5 + 2) * 5 + 5);
+  const h1 = att.subarray(((1 * 2 + 1) * 5 + 2) * 5 + 1, ((1 * 2 + 1) * 5 + 2) * 5 + 5);
+  both.forEach((v, i) => assert.ok(Math.abs(v - (h0[i] + h1[i]) / 2) < 1e-7));
+  const only0 = layerMap(rows, d, 1, [3]); // head 1 of layer 1 switched off
+  only0.forEach((v, i) => assert.ok(Math.abs(v - h0[i]) < 1e-7));
+  assert.deepEqual(Array.from(layerMap(rows, d, 1, new Set([2, 3]))), [0, 0, 0, 0], 'no head: zeros');
+  // a masked run's answer holds one layer: rowsFrom says which
+  assert.deepEqual(Array.from(layerMap(rowsOf(2, 1, 2), d, 1, [], undefined, 1)), Array.from(both));
 });
 
 test('mask contour: the outline of the kept patches', () => {

@@ -74,15 +74,22 @@ test('a map colours into an RGBA buffer, each patch a block of the LUT colour of
   assert.deepEqual(range([3, -1, 2]), [-1, 3]);
 });
 
-test('the heads painter fills every cell from the query row; the checksum follows the query and disabled heads', () => {
+test('the heads painter fills every cell from the query\'s rows; the checksum follows the query and disabled heads', () => {
   const L = 2, H = 3, T = 5, grid: [number, number] = [2, 2];
   const att = new Float32Array(L * H * T * T);
   for (let i = 0; i < att.length; i++) att[i] = ((i * 7919) % 101) / 101;
+  // what the inference process answers for a query: every head's row of that token, [L, H, T]
+  const rowsOf = (q: number) => {
+    const out = new Float32Array(L * H * T);
+    for (let lh = 0; lh < L * H; lh++) out.set(att.subarray((lh * T + q) * T, (lh * T + q + 1) * T), lh * T);
+    return out;
+  };
   const sheet = sheetLayout(L, H, grid, 60, { gap: 1, left: 2, top: 2, maxPatchPx: 3 });
   const lut = new Uint32Array(256).map((_, i) => packRGBA(0, i, 0, 255));
-  const p = new HeadsPainter(sheet, { attention: att, tokens: T, prefix: 1, grid }, lut);
+  const p = new HeadsPainter(sheet, { rows: rowsOf(1), tokens: T, prefix: 1, grid }, lut);
   const c1 = p.paint(1, () => false);
   assert.equal(p.paint(1, () => false), c1, 'deterministic');
+  p.setInput({ rows: rowsOf(2), tokens: T, prefix: 1, grid });
   const c2 = p.paint(2, () => false);
   assert.notEqual(c1, c2);
   const c3 = p.paint(2, (lh) => lh === 4);

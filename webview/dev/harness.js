@@ -1,4 +1,5 @@
-// Harness for dist/webview.js in plain Chromium: a fake acquireVsCodeApi and a synthetic inspection payload.
+// Harness for dist/dev/webview.js in plain Chromium: a fake acquireVsCodeApi and a synthetic inspection payload,
+// its tensors held by a stand-in of the inference process's store (dist/dev/harnessStore.js) that answers the queries.
 // Everything the webview posts lands in window.__posted; CSP violations in window.__cspViolations.
 // URL parameters: theme=dark|light|hc, cnn=0 (no CNN), view=<PanelState view>, layers, heads, grid, delay (ms).
 (function () {
@@ -114,13 +115,13 @@
   }
 
   let payload = null;
-  let payloadScores = null; // sent on request (needScores), as the host does
+  let attention = null; // the whole tensor stays in the stand-in store (window.__harnessStore), as in the inference process
   function makePayload() {
     const t0 = performance.now();
     const { scores, att } = makeAttention();
     const image = makeImage(size, size);
     const withCnn = params.get('cnn') !== '0';
-    payloadScores = scores;
+    attention = att;
     payload = {
       id: 1,
       imageName: 'synthetic.png',
@@ -136,17 +137,22 @@
         notes: ['synthetic payload from webview/dev/harness.js'],
       },
       predictions: predictions(false),
-      attention: att,
       cnn: withCnn ? makeCnn() : null,
       cnnError: withCnn ? null : 'No CNN selected: choose an ONNX CNN (e.g. a ResNet) to compare receptive fields.',
       settings: { colormap: params.get('colormap') || 'viridis', topK: 5 },
     };
     window.__payloadMs = performance.now() - t0;
+    window.__harnessStore.put(payload.id, stored(payload, att), scores);
     return payload;
   }
 
+  function stored(p, att, masked = []) {
+    return { summary: p.summary, predictions: p.predictions, logits: new Float32Array(8), attention: att, scores: new Float32Array(0),
+      modelImage: { width: size, height: size, rgb: new Uint8Array(size * size * 3) }, preview: p.preview, maskedTokens: masked, timings: {} };
+  }
+
   function maskedAttention(masked) {
-    const src = payload.attention;
+    const src = attention;
     const out = new Float32Array(src.length);
     const m = new Uint8Array(T);
     for (const t of masked) m[t] = 1;
@@ -166,7 +172,7 @@
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5);
     const vec = (n) => Float32Array.from({ length: n }, rnd);
     const base = ((m.layer * H + m.head) * T + m.query) * T;
-    const probs = payload.attention.slice(base, base + T);
+    const probs = attention.slice(base, base + T);
     const v = vec(T * d);
     const out = new Float32Array(d);
     for (let j = 0; j < T; j++) for (let i = 0; i < d; i++) out[i] += probs[j] * v[j * d + i];
@@ -190,6 +196,7 @@
 
   const send = (msg) => window.postMessage(msg, '*');
   let state = null;
+  let maskedId = 1;
   window.acquireVsCodeApi = () => ({
     postMessage(msg) {
       window.__posted.push(msg);
@@ -198,9 +205,13 @@
         setTimeout(() => send({ type: 'inspection', payload: payload || makePayload() }), num('delay', 0));
       } else if (msg.type === 'runMasked') {
         send({ type: 'progress', message: `Running with ${msg.maskedTokens.length} masked patches…` });
-        setTimeout(() => send({ type: 'maskResult', maskedTokens: msg.maskedTokens, predictions: predictions(true), attention: maskedAttention(msg.maskedTokens) }), 200);
-      } else if (msg.type === 'needScores' && payload && msg.id === payload.id) {
-        setTimeout(() => send({ type: 'scores', id: msg.id, scores: payloadScores }), 0);
+        const id = ++maskedId;
+        window.__harnessStore.put(id, stored({ ...payload, predictions: predictions(true) }, maskedAttention(msg.maskedTokens), msg.maskedTokens));
+        setTimeout(() => send({ type: 'maskResult', maskedTokens: msg.maskedTokens, predictions: predictions(true), inspection: id }), 200);
+      } else if (msg.type === 'query') {
+        // As the host: the answer carries the request id; the stand-in store answers exactly as the worker's does.
+        window.__harnessStore.answer(msg.query).then((answer) => send({ type: 'answer', requestId: msg.requestId, inspection: msg.query.inspection, answer }),
+          (e) => send({ type: 'error', message: String(e && e.message || e), action: 'retry' }));
       } else if (msg.type === 'needAnatomy' && payload && msg.id === payload.id) {
         setTimeout(() => send({ type: 'anatomy', id: msg.id, layer: msg.layer, head: msg.head, query: msg.query, anatomy: makeAnatomy(msg) }), 0);
       } else if (msg.type === 'command' && msg.command === 'retry') {

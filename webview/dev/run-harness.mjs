@@ -32,8 +32,8 @@ function loadPlaywright() {
   throw new Error('playwright-core not found: npm i --no-save playwright-core, or set PLAYWRIGHT_CORE');
 }
 
-if (!existsSync(join(root, 'dist/webview.js'))) {
-  console.error('dist/webview.js is missing: run node scripts/build.mjs first');
+if (!existsSync(join(root, 'dist/dev/webview.js'))) {
+  console.error('dist/dev/webview.js is missing: run node scripts/build.mjs first');
   process.exit(2);
 }
 
@@ -98,8 +98,8 @@ async function smoke(page) {
   await page.click('#tab-scaling');
   await page.waitForSelector('#vi-scaling-table[data-layer]', { timeout: 20000 });
   const scalingRows = await page.locator('#vi-scaling-table tbody tr').count();
-  const askedScores = await page.evaluate(() => window.__posted.filter((m) => m.type === 'needScores').length);
-  check('scaling table filled from scores asked for once', scalingRows === (await page.evaluate(() => window.__harness.payload.summary.heads)) && askedScores === 1);
+  const askedScores = await page.evaluate(() => window.__posted.filter((m) => m.type === 'query' && m.query.kind === 'scaling').length);
+  check('scaling table filled from the statistics asked for once', scalingRows === (await page.evaluate(() => window.__harness.payload.summary.heads)) && askedScores === 1);
   await page.click('#tab-anatomy');
   await page.waitForSelector('.vi-anatomy-steps section', { timeout: 20000 });
   out.anatomySteps = await page.locator('.vi-anatomy-steps section').count();
@@ -121,6 +121,8 @@ async function smoke(page) {
   await page.click('#vi-run-masked');
   await page.waitForSelector('#vi-mask-result:not([hidden])', { timeout: 20000 });
   check('mask result shown', (await attr('#vi-mask-result', 'data-masked')) === out.masked);
+  check('masked run\'s layer asked for', await page.evaluate(() => window.__posted.some((m) => m.type === 'query' && m.query.inspection !== 1 && m.query.kind === 'rows' && m.query.layers)));
+  check('no message carries the whole tensor', await page.evaluate(() => !window.__posted.some((m) => m.type === 'needScores')));
   out.runMasked = await page.evaluate(() => window.__posted.filter((m) => m.type === 'runMasked').map((m) => m.maskedTokens.join(',')));
   await page.evaluate(() => window.__harness.send({ type: 'error', message: 'No ViT model is configured.', action: 'selectModel' }));
   await page.waitForTimeout(100);
@@ -159,13 +161,13 @@ try {
   const benchView = opt('bench-view', '');
   if (benchView) { await page.click(`#tab-${benchView}`); await page.waitForTimeout(1500); }
   if (bench > 0) {
-    const times = await page.evaluate((n) => {
+    const times = await page.evaluate(async (n) => {
       const b = window.__vitInspectorBench;
       const tokens = window.__harness.payload.summary.tokens;
       const out = [];
       const parts = {};
       for (let i = 0; i < n; i++) {
-        out.push(b.moveQuery(1 + ((i * 37) % (tokens - 1))));
+        out.push(await b.moveQuery(1 + ((i * 37) % (tokens - 1))));
         for (const [k, v] of Object.entries(b.breakdown())) (parts[k] ??= []).push(v);
       }
       const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];

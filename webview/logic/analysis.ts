@@ -1,39 +1,38 @@
 /**
- * DOM-free derived data for the views, on top of src/shared/analytics.ts, with small caches so that moving the
- * query only reads rows and the heavy work (rollout, distances, scaling statistics) runs when its inputs change.
+ * DOM-free derived data for the views from what the inference process answers (src/shared/queries.ts):
+ * the query's rows [layers, heads, tokens], rollout rows, per-head statistics. Never the whole tensor.
  */
-import type { InspectionPayload } from '../../src/shared/protocol';
-import type { HeadSharpness, PatchDims } from '../../src/shared/analytics';
-import { attentionDims, compareScaling, dinoMask, meanAttentionDistance, rollout, rolloutMap } from '../../src/shared/analytics';
-import type { UiState } from './state';
-import { rolloutHeadMask } from './state';
+import type { PatchDims } from '../../src/shared/analytics';
+import type { AnswerOf } from '../../src/shared/queries';
 
-/** Mean over the enabled heads of one layer of the query's attention over the patches, into `out`. */
-export function layerMap(att: Float32Array, d: PatchDims, layer: number, query: number, disabled: ReadonlySet<number> | number[], out: Float32Array = new Float32Array(d.tokens - d.prefix)): Float32Array {
+/**
+ * Mean over the enabled heads of one layer of the query's attention over the patches, into `out`. `rows` are
+ * the query's rows [layers, heads, tokens] starting at layer `rowsFrom` (a masked run's answer may hold one layer).
+ */
+export function layerMap(rows: Float32Array, d: PatchDims, layer: number, disabled: ReadonlySet<number> | number[],
+  out: Float32Array = new Float32Array(d.tokens - d.prefix), rowsFrom = 0): Float32Array {
   const n = d.tokens;
   const off = (lh: number) => (Array.isArray(disabled) ? disabled.includes(lh) : (disabled as ReadonlySet<number>).has(lh));
   out.fill(0);
   let count = 0;
   for (let h = 0; h < d.heads; h++) {
-    const lh = layer * d.heads + h;
-    if (off(lh)) continue;
-    const row = (lh * n + query) * n + d.prefix;
-    for (let k = 0; k < out.length; k++) out[k] += att[row + k];
+    if (off(layer * d.heads + h)) continue;
+    const row = ((layer - rowsFrom) * d.heads + h) * n + d.prefix;
+    for (let k = 0; k < out.length; k++) out[k] += rows[row + k];
     count++;
   }
   if (count > 1) for (let k = 0; k < out.length; k++) out[k] /= count;
   return out;
 }
 
-/** The row of one query (all keys, prefix included) for one head. */
-export function attentionRow(att: Float32Array, d: PatchDims, layer: number, head: number, query: number): Float32Array {
-  const n = d.tokens;
-  const row = ((layer * d.heads + head) * n + query) * n;
-  return att.subarray(row, row + n);
+/** The row of one head (all keys, prefix included) in the query's rows [layers, heads, tokens]. */
+export function attentionRow(rows: Float32Array, d: PatchDims, layer: number, head: number): Float32Array {
+  const start = (layer * d.heads + head) * d.tokens;
+  return rows.subarray(start, start + d.tokens);
 }
 
 /** Rollout input key: what the rollout depends on in the panel state. */
-export function rolloutKey(s: Pick<UiState, 'fusion' | 'discardRatio' | 'disabledHeads'>): string {
+export function rolloutKey(s: { fusion: string; discardRatio: number; disabledHeads: number[] }): string {
   return `${s.fusion}|${s.discardRatio.toFixed(3)}|${s.disabledHeads.join(',')}`;
 }
 
@@ -46,51 +45,16 @@ export interface ScalingRow {
   unscaledMax: number;
 }
 
-/** Per-payload derived data with caches. */
-export class Analysis {
-  readonly dims: PatchDims;
-  private distances: Float32Array | null = null;
-  private joint: Float32Array | null = null;
-  private jointKey = '';
-  private scaling: { scaled: HeadSharpness; unscaled: HeadSharpness } | null = null;
-  constructor(readonly payload: InspectionPayload) {
-    const s = payload.summary;
-    this.dims = attentionDims(s.layers, s.heads, s.layout);
-  }
-  meanDistances(): Float32Array {
-    return (this.distances ??= meanAttentionDistance(this.payload.attention, this.dims, this.payload.summary.layout));
-  }
-  /** Rollout joint matrix for the state's fusion / discard ratio / enabled heads (cached by those). */
-  rolloutJoint(s: Pick<UiState, 'fusion' | 'discardRatio' | 'disabledHeads'>): Float32Array {
-    const key = rolloutKey(s);
-    if (!this.joint || key !== this.jointKey) {
-      this.joint = rollout(this.payload.attention, this.dims, { fusion: s.fusion, discardRatio: s.discardRatio, heads: rolloutHeadMask(s, this.dims) });
-      this.jointKey = key;
+/** The scaling answer as one row per head. */
+export function scalingRows(a: AnswerOf<'scaling'>, d: Pick<PatchDims, 'layers' | 'heads'>): ScalingRow[] {
+  const rows: ScalingRow[] = [];
+  for (let l = 0; l < d.layers; l++) {
+    for (let h = 0; h < d.heads; h++) {
+      const lh = l * d.heads + h;
+      rows.push({ layer: l, head: h, scaledEntropy: a.scaledEntropy[lh], unscaledEntropy: a.unscaledEntropy[lh], scaledMax: a.scaledMax[lh], unscaledMax: a.unscaledMax[lh] });
     }
-    return this.joint;
   }
-  hasRollout(s: Pick<UiState, 'fusion' | 'discardRatio' | 'disabledHeads'>): boolean {
-    return !!this.joint && this.jointKey === rolloutKey(s);
-  }
-  rolloutMap(s: UiState, query: number): Float32Array {
-    return rolloutMap(this.rolloutJoint(s), this.payload.summary.layout, query);
-  }
-  dinoMask(map: Float32Array, mass: number): Uint8Array {
-    return dinoMask(map, mass);
-  }
-  /** `scores`: the payload's softmax inputs (sent on request, not with the payload). */
-  scalingRows(scores: Float32Array): ScalingRow[] {
-    this.scaling ??= compareScaling(scores, this.dims, this.payload.summary.headDim);
-    const { scaled, unscaled } = this.scaling;
-    const rows: ScalingRow[] = [];
-    for (let l = 0; l < this.dims.layers; l++) {
-      for (let h = 0; h < this.dims.heads; h++) {
-        const lh = l * this.dims.heads + h;
-        rows.push({ layer: l, head: h, scaledEntropy: scaled.entropy[lh], unscaledEntropy: unscaled.entropy[lh], scaledMax: scaled.maxWeight[lh], unscaledMax: unscaled.maxWeight[lh] });
-      }
-    }
-    return rows;
-  }
+  return rows;
 }
 
 /** Prediction changes after masking: per label, probability before and after (union of both top-K lists). */

@@ -109,14 +109,14 @@ export function colorizeMap(map: ArrayLike<number>, rows: number, cols: number, 
 }
 
 export interface HeadsPaintInput {
-  attention: Float32Array; // [layers, heads, tokens, tokens]
+  rows: Float32Array; // the query's rows [layers, heads, tokens] (what the inference process answers for a query)
   tokens: number;
   prefix: number;
   grid: [number, number];
 }
 
 /**
- * Paints every head's attention row for a query into one RGBA buffer laid out by `sheet`. The buffer, its
+ * Paints every head's attention row for a query (its rows [layers, heads, tokens]) into one RGBA buffer laid out by `sheet`. The buffer, its
  * uint32 view and the LUTs are made once; `paint` allocates nothing and returns a checksum of the colours.
  */
 export class HeadsPainter {
@@ -139,14 +139,14 @@ export class HeadsPainter {
   }
   /** Fills every cell; `disabled(lh)` heads use a grey ramp. Returns the FNV checksum of all LUT indices. */
   paint(query: number, disabled: (lh: number) => boolean): number {
-    const { attention, tokens: n, prefix, grid } = this.input;
+    const { rows: attention, tokens: n, prefix, grid } = this.input;
     const [rows, cols] = grid;
     const s = this.sheet;
     let hash = fnv(FNV_SEED, query);
     for (let l = 0; l < s.layers; l++) {
       for (let h = 0; h < s.heads; h++) {
         const lh = l * s.heads + h;
-        const start = (lh * n + query) * n + prefix;
+        const start = lh * n + prefix;
         const x0 = s.left + h * (s.cellW + s.gap); // = cellOrigin(s, l, h), inlined: no allocation per cell
         const y0 = s.top + l * (s.cellH + s.gap);
         const off = disabled(lh);

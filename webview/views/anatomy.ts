@@ -176,9 +176,11 @@ function render(a: HeadAnatomy): void {
   const patchMap = (row: Float32Array) => row.subarray(prefix, a.tokens);
   const heavy = a.contributors.map((c, i) => ({ token: c.token, text: String(i + 1) }));
   // the Heads view's row for the same layer, head and query: the softmax redone here must be it
-  const base = ((a.layer * d.heads + a.head) * d.tokens + a.query) * d.tokens;
+  // (the Heads view's rows [layers, heads, tokens] for the query, as the inference process answered them)
+  const rows = app.model.rows?.token === a.query ? app.model.rows.rows : null;
+  const base = (a.layer * d.heads + a.head) * d.tokens;
   let viewDiff = 0;
-  for (let j = 0; j < d.tokens; j++) viewDiff = Math.max(viewDiff, Math.abs(p.attention[base + j] - a.softmax[j]));
+  if (rows) for (let j = 0; j < d.tokens; j++) viewDiff = Math.max(viewDiff, Math.abs(rows[base + j] - a.softmax[j]));
   ui.status.textContent = `Layer ${a.layer + 1}, head h${a.head + 1}, query ${tokenName(d, a.query)}: d_k = ${a.dHead}, ${a.heads} heads, ${a.tokens} tokens.`;
   const prefixScores = prefix ? h('p', { class: 'vi-hint' }, `Prefix tokens: ${d.prefixTokens.map((n, i) => `${n} ${fmt(a.scores[i])}`).join(', ')}.`) : null;
   const sqrt = Math.sqrt(a.dHead);
@@ -223,7 +225,7 @@ function render(a: HeadAnatomy): void {
   steps.push(step(4, 'Softmax',
     h('div', { class: 'vi-row' },
       overImage(patchMap(a.softmax), [], 'The softmax row over the patches'),
-      h('div', { class: 'vi-col' }, h('p', { class: 'vi-explain' }, `softmax(q·Kᵀ·scale): ${a.tokens} weights summing to 1, largest ${fmt(max(a.softmax))}. It equals the Heads view's row for this head and query within ${viewDiff.toExponential(1)}.`)))));
+      h('div', { class: 'vi-col' }, h('p', { class: 'vi-explain' }, `softmax(q·Kᵀ·scale): ${a.tokens} weights summing to 1, largest ${fmt(max(a.softmax))}. ${rows ? `It equals the Heads view's row for this head and query within ${viewDiff.toExponential(1)}.` : 'The Heads view\u2019s row for this query is not loaded yet.'}`)))));
   steps.push(step(5, 'The weighted sum Σ p_j v_j',
     h('div', { class: 'vi-row' },
       overImage(patchMap(a.probs), heavy, 'The top contributing tokens, numbered'),

@@ -4,13 +4,14 @@ import { distanceChart } from '../logic/chart';
 import { cnnRfSizes, rfBoxForToken } from '../logic/compare';
 import { tokenName, tokenToPatch } from '../logic/geometry';
 import { ctx2d, drawChart, sizeCanvas, strokeRect } from '../dom/draw';
-import { currentLayerMap, drawImageWithMap } from './imageMap';
+import { currentLayerMap, drawImageWithMap, paintedToken } from './imageMap';
 
 export function paintCompare(): void {
   const p = app.model.payload!;
   const d = dims()!;
   const { els, state, theme } = app;
   drawImageWithMap(els.vit, currentLayerMap(app.scratchMap), { maxSize: 320, alpha: 0.65, grid: false });
+  els.vit.dataset.query = String(paintedToken());
   els.vitCaption.textContent = `Layer ${state.layer + 1} of ${d.layers}, query ${tokenName(d, query())}.`;
   const { w, h: hh, c } = drawImageWithMap(els.cnn, null, { maxSize: 320, queryMark: false });
   const cnn = p.cnn;
@@ -56,8 +57,10 @@ export function paintChart(): void {
   const cs = getComputedStyle(els.chart.parentElement ?? document.body);
   const width = Math.max(360, Math.min(900, Math.floor(parseFloat(cs.width) || 640)));
   sizeCanvas(els.chart, width, 300);
+  const stats = app.model.headStats;
+  if (!stats) return; // asked for when this view shows; painted when it comes
   const g = distanceChart({
-    vitLayers: d.layers, heads: d.heads, distances: app.analysis!.meanDistances(), cnnRf: p.cnn ? cnnRfSizes(p.cnn, p.summary.layout) : null,
+    vitLayers: d.layers, heads: d.heads, distances: stats.meanDistance, cnnRf: p.cnn ? cnnRfSizes(p.cnn, p.summary.layout) : null,
     inputPx: Math.max(...p.summary.layout.inputSize), disabled: (lh) => state.disabledHeads.includes(lh),
   }, width, 300);
   drawChart(ctx2d(els.chart), g, app.theme, {

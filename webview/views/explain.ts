@@ -225,27 +225,32 @@ function paintErf(): void {
   const vc = drawImage(e.vitErf, size);
   const [vr, vcCols] = r.vit.erf.grid;
   drawMap(vc, vLayer.map, vr, vcCols, lut, 0, 0, size, size, 0.65);
-  // the attention of the centre token at this block (mean of heads), as an outline of its top patches
+  // the attention of the centre token at this block (mean of heads), as an outline of its top patches: from the
+  // query rows the inference process answered, when the query is the centre patch (the unit the ERF is measured at)
   const p = app.model.payload;
+  let attentionNote = '';
   if (p && app.analysis) {
     const d = app.analysis.dims;
     const [rows, cols] = p.summary.layout.grid;
     const prefix = p.summary.layout.prefixTokens.length;
     const token = prefix + Math.floor(rows / 2) * cols + Math.floor(cols / 2);
     const n = d.tokens;
-    const att = new Float32Array(rows * cols);
-    for (let hd = 0; hd < d.heads; hd++) {
-      const row = (((l - 1) * d.heads + hd) * n + token) * n;
-      for (let k = prefix; k < n; k++) att[k - prefix] += p.attention[row + k] / d.heads;
-    }
-    const order = [...att.keys()].sort((a, b) => att[b] - att[a]).slice(0, Math.max(1, Math.round(rows * cols * 0.1)));
-    for (const k of order) strokeRect(vc, (k % cols) * (size / cols) + 1, Math.floor(k / cols) * (size / rows) + 1, size / cols - 2, size / rows - 2, app.theme.accent, 1.5);
+    const answered = app.model.rows?.token === token ? app.model.rows.rows : null;
+    if (answered) {
+      const att = new Float32Array(rows * cols);
+      for (let hd = 0; hd < d.heads; hd++) {
+        const row = ((l - 1) * d.heads + hd) * n;
+        for (let k = prefix; k < n; k++) att[k - prefix] += answered[row + k] / d.heads;
+      }
+      const order = [...att.keys()].sort((a, b) => att[b] - att[a]).slice(0, Math.max(1, Math.round(rows * cols * 0.1)));
+      for (const k of order) strokeRect(vc, (k % cols) * (size / cols) + 1, Math.floor(k / cols) * (size / rows) + 1, size / cols - 2, size / rows - 2, app.theme.accent, 1.5);
+    } else attentionNote = ' Put the query on the centre patch to outline its attention here.';
   }
   const side = (s: number, px: number) => (s / px) * size;
   const vSide = side(vLayer.sides['0.5'], r.vit.inputSize[0]);
   const [vcY, vcX] = vLayer.centre.map((v) => (v / r.vit.inputSize[0]) * size);
   strokeRect(vc, vcX - vSide / 2, vcY - vSide / 2, vSide, vSide, app.theme.fg, 2, [4, 3]);
-  let caption = `ViT block ${l}: 50% of the change within ${vLayer.sides['0.5']} px, 99% within ${vLayer.sides['0.99']} px (theoretical: the whole ${vLayer.theoretical.join('×')} image).`;
+  let caption = `ViT block ${l}: 50% of the change within ${vLayer.sides['0.5']} px, 99% within ${vLayer.sides['0.99']} px (theoretical: the whole ${vLayer.theoretical.join('×')} image).${attentionNote}`;
   if (r.cnn?.erf) {
     const cl = r.cnn.erf.layers;
     const m = matchedDepth(l, vl.length, cl.length);

@@ -1,5 +1,5 @@
 /** The heads sheet: its canvases and background (setupHeads), every head's map for the query, and the overlay of marks. */
-import { app, dims, disabledSet, post, query } from '../app';
+import { app, dims, disabledSet, post } from '../app';
 import { HeadsPainter } from '../logic/colorize';
 import { compactSheet } from '../logic/geometry';
 import { packedLut } from '../logic/palette';
@@ -31,7 +31,8 @@ export function setupHeads(): void {
   const headsImage = headsSmallCtx.createImageData(painted.width, painted.height);
   app.headsImage = headsImage;
   const lut = packedLut(app.model.settings.colormap, state.showImage ? 185 : 255);
-  app.painter = new HeadsPainter(painted, { attention: p.attention, tokens: d.tokens, prefix: d.prefixTokens.length, grid: d.grid }, lut, headsImage.data);
+  const rows = app.model.rows?.rows ?? new Float32Array(d.layers * d.heads * d.tokens);
+  app.painter = new HeadsPainter(painted, { rows, tokens: d.tokens, prefix: d.prefixTokens.length, grid: d.grid }, lut, headsImage.data);
   // background: labels and the image tiled under every cell (drawn once)
   const bg = ctx2d(els.headsBg);
   bg.clearRect(0, 0, sheet.width, sheet.height);
@@ -50,12 +51,18 @@ export function setupHeads(): void {
   }
 }
 
-/** Repaints every head for the current query: one pass into one small ImageData, one put, one scaled draw. Returns ms. */
+/**
+ * Repaints every head from the query's rows (once they have come): one pass into one small ImageData, one put,
+ * one scaled draw. Returns ms.
+ */
 export function paintHeads(): number {
   const { painter, headsImage, headsCtx, els } = app;
-  if (!painter || !headsImage || !headsCtx) return 0;
+  const d = dims();
+  const rows = app.model.rows;
+  if (!painter || !headsImage || !headsCtx || !rows || !d) return 0;
   const t0 = performance.now();
-  const q = query();
+  const q = rows.token;
+  painter.setInput({ rows: rows.rows, tokens: d.tokens, prefix: d.prefixTokens.length, grid: d.grid });
   const off = disabledSet();
   const hash = painter.paint(q, off.length ? (lh) => off.includes(lh) : () => false);
   breakdown.headsFill = performance.now() - t0;
@@ -65,7 +72,6 @@ export function paintHeads(): number {
   els.heads.dataset.checksum = (hash >>> 0).toString(16);
   els.heads.dataset.query = String(q);
   els.heads.dataset.painted = String((Number(els.heads.dataset.painted) || 0) + 1);
-  post({ type: 'painted', what: 'heads', ms });
   if (!app.firstPosted) {
     app.firstPosted = true;
     post({ type: 'painted', what: 'first', ms: performance.now() - app.inspectionAt });

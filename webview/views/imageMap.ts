@@ -48,7 +48,16 @@ function markQuery(c: CanvasRenderingContext2D, w: number, hh: number): void {
   }
 }
 
-/** The query's attention over the patches at a layer, mean of the enabled heads, into `out`. */
-export function currentLayerMap(out: Float32Array, attention: Float32Array = app.model.payload!.attention, layer = app.state.layer): Float32Array {
-  return layerMap(attention, app.analysis!.dims, layer, query(), disabledSet(), out);
+/**
+ * The query's attention over the patches at a layer, mean of the enabled heads, into `out`; null until the
+ * query's rows have come (they are for app.model.rows.token, the query shown or, briefly, the one before).
+ */
+export function currentLayerMap(out: Float32Array, layer = app.state.layer): Float32Array | null {
+  const rows = app.model.rows;
+  return rows ? layerMap(rows.rows, app.analysis!.dims, layer, disabledSet(), out) : null;
+}
+
+/** The token the painted maps are for: the rows' token once they have come, else the query. */
+export function paintedToken(): number {
+  return app.model.rows?.token ?? query();
 }

@@ -1,33 +1,25 @@
 /** The Scaling & masking view: the softmax statistics table (scores fetched on first need), the mask editor and the masked run's result. */
-import { app, dims, post, query } from '../app';
-import { maxEntropy, predictionDiff } from '../logic/analysis';
+import { app, dims } from '../app';
+import { layerMap, maxEntropy, predictionDiff, scalingRows } from '../logic/analysis';
 import { patchRect, tokenName } from '../logic/geometry';
 import { h } from '../dom/skeleton';
-import { currentLayerMap, drawImageWithMap } from './imageMap';
+import { currentLayerMap, drawImageWithMap, paintedToken } from './imageMap';
 
-/** The 'scaling' part: asks the host for the scores once per payload, else fills the table (deferred the first time). */
+/**
+ * The 'scaling' part: the statistics come from the inference process, which fetches the softmax inputs (a run
+ * with the scores exposed) only when this view first asks (askForNeeds); until then a caption says so.
+ */
 export function paintScalingPart(): void {
   const { els, model } = app;
-  if (!model.scores) {
-    // The scores (as large as the attention) come only when this view first needs them.
-    els.scalingTable.replaceChildren(h('caption', {}, 'Fetching the softmax inputs…'));
-    if (app.scoresAskedFor !== model.payload?.id) {
-      app.scoresAskedFor = model.payload?.id;
-      post({ type: 'needScores', id: model.payload!.id });
-    }
-  } else if (app.scalingDone === -1) {
-    els.scalingTable.replaceChildren(h('caption', {}, 'Computing softmax statistics…'));
-    setTimeout(() => { paintScaling(); }, 0);
-  } else paintScaling();
+  if (!model.scaling) els.scalingTable.replaceChildren(h('caption', {}, 'Fetching the softmax inputs and computing their statistics…'));
+  else paintScaling();
 }
 
 function paintScaling(): void {
-  const { analysis, model, state } = app;
-  if (!analysis) return;
+  const { model, state } = app;
   const d = dims()!;
-  if (app.scalingDone === state.layer) return;
-  if (!model.scores) return;
-  const rows = analysis.scalingRows(model.scores).filter((r) => r.layer === state.layer);
+  if (app.scalingDone === state.layer || !model.scaling) return;
+  const rows = scalingRows(model.scaling, d).filter((r) => r.layer === state.layer);
   const emax = maxEntropy(d.tokens);
   const t = app.els.scalingTable;
   const bar = (v: number, max: number, cls: string, label: string) => h('progress', { class: `vi-bar ${cls}`, max, value: v, 'aria-label': label });
@@ -79,8 +71,17 @@ export function paintMaskResult(): void {
   if (!mr || !analysis) return;
   const p = model.payload!;
   const d = dims()!;
+  const base = model.rows;
+  // The masked run's rows of this layer (its own stored inspection); a cleared mask shows the payload's.
+  const mrows = mr.inspection === p.id ? null : model.maskRows;
   const before = currentLayerMap(app.scratchMap);
-  const after = currentLayerMap(app.scratchMap2, mr.attention);
+  const after = mr.inspection === p.id ? currentLayerMap(app.scratchMap2)
+    : mrows && mrows.layer === state.layer && mrows.token === base?.token ? layerMap(mrows.rows, analysis.dims, state.layer, state.disabledHeads, app.scratchMap2, state.layer) : null;
+  if (!before || !after || !base) {
+    els.maskCaption.textContent = 'Fetching the masked run\u2019s attention…';
+    return;
+  }
+  const query = () => base.token;
   let hi = 0;
   for (let i = 0; i < before.length; i++) hi = Math.max(hi, before[i], after[i]);
   drawImageWithMap(els.maskBefore, before, { maxSize: 200, alpha: 0.75, lo: 0, hi });
@@ -93,8 +94,8 @@ export function paintMaskResult(): void {
   for (let hd = 0; hd < a.heads; hd++) {
     const lh = state.layer * a.heads + hd;
     if (state.disabledHeads.includes(lh)) continue;
-    const row = (lh * a.tokens + query()) * a.tokens;
-    for (let k = 0; k < a.tokens; k++) if (!masked.has(k)) kept += p.attention[row + k];
+    const row = lh * a.tokens;
+    for (let k = 0; k < a.tokens; k++) if (!masked.has(k)) kept += base.rows[row + k];
     count++;
   }
   kept = count ? kept / count : 0;

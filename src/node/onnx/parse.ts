@@ -6,12 +6,19 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { InspectorError } from '../../shared/errors';
 import type { AttributeValue, OnnxGraph, OnnxModel, OnnxNode, TensorData, ValueInfo } from '../../shared/graph';
+import {
+  AttributeProto, AttributeType, DataLocation, DataType, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+  TensorProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
+} from '../../shared/onnxFields';
 import { ProtoError, ProtoReader, WireType, type Tag } from './protobuf';
 
 const { VARINT, LEN, I32 } = WireType;
 
 /** Byte size of one element per ONNX TensorProto.DataType (0 for strings and unknown types). */
-const ELEM_SIZE: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+const ELEM_SIZE: Record<number, number> = {
+  [DataType.FLOAT]: 4, [DataType.UINT8]: 1, [DataType.INT8]: 1, [DataType.UINT16]: 2, [DataType.INT16]: 2, [DataType.INT32]: 4, [DataType.INT64]: 8,
+  [DataType.BOOL]: 1, [DataType.FLOAT16]: 2, [DataType.DOUBLE]: 8, [DataType.UINT32]: 4, [DataType.UINT64]: 8, [DataType.BFLOAT16]: 2,
+};
 
 /** Mutable context for error messages: what was being read when the data ran out. */
 interface Ctx {
@@ -33,8 +40,8 @@ export function parseOnnx(bytes: Uint8Array, name = 'The model'): NamedOnnxModel
   const ctx: Ctx = { where: 'the model header' };
   const r = new ProtoReader(bytes, 0, bytes.length, { clipAtEnd: true, clipped: false });
   let model: OnnxModel;
-  // Every ONNX file starts with ir_version (field 1, varint: byte 0x08); without it a cut is just garbage.
-  const cut = () => (bytes[0] === 0x08 ? truncated(name, bytes.length, ctx.where) : notOnnx('it does not start like an ONNX ModelProto'));
+  // Every ONNX file starts with ir_version (a varint field: its tag byte is field * 8 + VARINT); without it a cut is just garbage.
+  const cut = () => (bytes[0] === ModelProto.IR_VERSION * 8 + VARINT ? truncated(name, bytes.length, ctx.where) : notOnnx('it does not start like an ONNX ModelProto'));
   try {
     model = readModel(r, ctx, notOnnx);
   } catch (e) {
@@ -68,7 +75,11 @@ function sniffOtherFormat(b: Uint8Array): string | null {
 }
 
 // ModelProto field -> expected wire type; the first field must be one of these for the file to count as ONNX.
-const MODEL_FIELDS: Record<number, number> = { 1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: LEN, 8: LEN, 14: LEN, 20: LEN, 25: LEN, 26: LEN };
+const M = ModelProto;
+const MODEL_FIELDS: Record<number, number> = {
+  [M.IR_VERSION]: VARINT, [M.PRODUCER_NAME]: LEN, [M.PRODUCER_VERSION]: LEN, [M.DOMAIN]: LEN, [M.MODEL_VERSION]: VARINT, [M.DOC_STRING]: LEN,
+  [M.GRAPH]: LEN, [M.OPSET_IMPORT]: LEN, [M.METADATA_PROPS]: LEN, [M.TRAINING_INFO]: LEN, [M.FUNCTIONS]: LEN, [M.CONFIGURATION]: LEN,
+};
 
 function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => InspectorError): OnnxModel {
   let irVersion = 0;
@@ -84,11 +95,11 @@ function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => Inspector
     if (wire !== undefined && wire !== t.wire) throw new ProtoError('malformed', 'bad ModelProto field');
     if (first && wire === undefined) throw notOnnx('it does not start like an ONNX ModelProto');
     first = false;
-    if (t.field === 1) {
+    if (t.field === ModelProto.IR_VERSION) {
       irVersion = r.varint();
       if (irVersion < 1 || irVersion > 100) throw notOnnx(`ir_version ${irVersion} is not a valid ONNX IR version`);
-    } else if (t.field === 2) producer = r.string();
-    else if (t.field === 7) {
+    } else if (t.field === ModelProto.PRODUCER_NAME) producer = r.string();
+    else if (t.field === ModelProto.GRAPH) {
       ctx.where = 'the graph';
       const sub = r.sub('the graph');
       const g = readGraph(sub, ctx);
@@ -98,14 +109,14 @@ function readModel(r: ProtoReader, ctx: Ctx, notOnnx: (why: string) => Inspector
       } else mergeGraph(graph, g); // protobuf merges a repeated message field (as withExtraOutputs relies on)
       // A graph clipped by the end of a cut file: where it ended is what the message should say.
       if (!r.state.clipped) ctx.where = 'the model metadata after the graph';
-    } else if (t.field === 8) {
+    } else if (t.field === ModelProto.OPSET_IMPORT) {
       const o = r.sub('opset_import');
       let domain = '';
       let version = 0;
       while (!o.done) {
         const ot = o.tag();
-        if (ot.field === 1) domain = (o.expect(ot, LEN), o.string());
-        else if (ot.field === 2) version = (o.expect(ot, VARINT), o.varint());
+        if (ot.field === OperatorSetIdProto.DOMAIN) domain = (o.expect(ot, LEN), o.string());
+        else if (ot.field === OperatorSetIdProto.VERSION) version = (o.expect(ot, VARINT), o.varint());
         else o.skip(ot.wire);
       }
       opsets.set(domain === 'ai.onnx' ? '' : domain, version);
@@ -144,29 +155,29 @@ function readGraph(r: ProtoReader, ctx: Ctx): OnnxGraph {
   while (!r.done) {
     const t = r.tag();
     switch (t.field) {
-      case 1:
+      case GraphProto.NODE:
         r.expect(t, LEN);
         ctx.where = `node ${nodes.length + 1} of the graph`;
         nodes.push(readNode(r, ctx));
         break;
-      case 2:
+      case GraphProto.NAME:
         r.expect(t, LEN);
         name = r.string();
         break;
-      case 5: {
+      case GraphProto.INITIALIZER: {
         r.expect(t, LEN);
         ctx.where = `initializer ${initializers.size + 1} (the weights)`;
         const tensor = readTensor(r.sub('an initializer'), r.buf);
         initializers.set(tensor.name, tensor);
         break;
       }
-      case 11:
-      case 12:
-      case 13: {
+      case GraphProto.INPUT:
+      case GraphProto.OUTPUT:
+      case GraphProto.VALUE_INFO: {
         r.expect(t, LEN);
-        ctx.where = t.field === 11 ? 'the graph inputs' : t.field === 12 ? 'the graph outputs' : 'the value_info';
+        ctx.where = t.field === GraphProto.INPUT ? 'the graph inputs' : t.field === GraphProto.OUTPUT ? 'the graph outputs' : 'the value_info';
         const vi = readValueInfo(r.sub('a ValueInfoProto'));
-        (t.field === 11 ? inputs : t.field === 12 ? outputs : []).push(vi);
+        (t.field === GraphProto.INPUT ? inputs : t.field === GraphProto.OUTPUT ? outputs : []).push(vi);
         valueInfo.set(vi.name, vi);
         break;
       }
@@ -186,13 +197,14 @@ function readNode(parent: ProtoReader, ctx: Ctx): OnnxNode {
   const node: OnnxNode = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: new Map(), range: [start, r.end] };
   while (!r.done) {
     const t = r.tag();
-    if (t.field <= 4 || t.field === 7) r.expect(t, LEN);
-    if (t.field === 1) node.inputs.push(r.string());
-    else if (t.field === 2) node.outputs.push(r.string());
-    else if (t.field === 3) node.name = r.string();
-    else if (t.field === 4) node.opType = r.string();
-    else if (t.field === 7) node.domain = r.string();
-    else if (t.field === 5) {
+    const N = NodeProto;
+    if (t.field === N.INPUT || t.field === N.OUTPUT || t.field === N.NAME || t.field === N.OP_TYPE || t.field === N.DOMAIN) r.expect(t, LEN);
+    if (t.field === N.INPUT) node.inputs.push(r.string());
+    else if (t.field === N.OUTPUT) node.outputs.push(r.string());
+    else if (t.field === N.NAME) node.name = r.string();
+    else if (t.field === N.OP_TYPE) node.opType = r.string();
+    else if (t.field === N.DOMAIN) node.domain = r.string();
+    else if (t.field === N.ATTRIBUTE) {
       r.expect(t, LEN);
       const [k, v] = readAttribute(r.sub('an attribute'));
       node.attributes.set(k, v);
@@ -204,8 +216,10 @@ function readNode(parent: ProtoReader, ctx: Ctx): OnnxNode {
   return node;
 }
 
-// AttributeProto.AttributeType
-const ATTR_TYPES: Record<number, AttributeValue['type']> = { 1: 'float', 2: 'int', 3: 'string', 4: 'tensor', 5: 'graph', 6: 'floats', 7: 'ints', 8: 'strings' };
+const ATTR_TYPES: Record<number, AttributeValue['type']> = {
+  [AttributeType.FLOAT]: 'float', [AttributeType.INT]: 'int', [AttributeType.STRING]: 'string', [AttributeType.TENSOR]: 'tensor',
+  [AttributeType.GRAPH]: 'graph', [AttributeType.FLOATS]: 'floats', [AttributeType.INTS]: 'ints', [AttributeType.STRINGS]: 'strings',
+};
 
 function readAttribute(r: ProtoReader): [string, AttributeValue] {
   let name = '';
@@ -220,17 +234,18 @@ function readAttribute(r: ProtoReader): [string, AttributeValue] {
   const strings: string[] = [];
   while (!r.done) {
     const t: Tag = r.tag();
+    const A = AttributeProto;
     switch (t.field) {
-      case 1: name = (r.expect(t, LEN), r.string()); break;
-      case 2: f = (r.expect(t, I32), r.float()); break;
-      case 3: i = (r.expect(t, VARINT), r.varint()); break;
-      case 4: s = (r.expect(t, LEN), r.string()); break;
-      case 5: tensor = (r.expect(t, LEN), readTensor(r.sub('a tensor attribute'), r.buf)); break;
-      case 6: graph = true; r.expect(t, LEN); r.skip(t.wire); break;
-      case 7: r.floats(t.wire, floats); break;
-      case 8: r.varints(t.wire, ints); break;
-      case 9: strings.push((r.expect(t, LEN), r.string())); break;
-      case 20: type = (r.expect(t, VARINT), r.varint()); break;
+      case A.NAME: name = (r.expect(t, LEN), r.string()); break;
+      case A.F: f = (r.expect(t, I32), r.float()); break;
+      case A.I: i = (r.expect(t, VARINT), r.varint()); break;
+      case A.S: s = (r.expect(t, LEN), r.string()); break;
+      case A.T: tensor = (r.expect(t, LEN), readTensor(r.sub('a tensor attribute'), r.buf)); break;
+      case A.G: graph = true; r.expect(t, LEN); r.skip(t.wire); break;
+      case A.FLOATS: r.floats(t.wire, floats); break;
+      case A.INTS: r.varints(t.wire, ints); break;
+      case A.STRINGS: strings.push((r.expect(t, LEN), r.string())); break;
+      case A.TYPE: type = (r.expect(t, VARINT), r.varint()); break;
       default: r.skip(t.wire);
     }
   }
@@ -264,30 +279,31 @@ function readTensor(r: ProtoReader, buf: Uint8Array): TensorData {
   const ext: Record<string, string> = {};
   while (!r.done) {
     const t = r.tag();
-    if (t.field === 1) r.varints(t.wire, dims);
-    else if (t.field === 2) dataType = (r.expect(t, VARINT), r.varint());
-    else if (t.field === 8) name = (r.expect(t, LEN), r.string());
-    else if (t.field === 9) {
+    const T = TensorProto;
+    if (t.field === T.DIMS) r.varints(t.wire, dims);
+    else if (t.field === T.DATA_TYPE) dataType = (r.expect(t, VARINT), r.varint());
+    else if (t.field === T.NAME) name = (r.expect(t, LEN), r.string());
+    else if (t.field === T.RAW_DATA) {
       r.expect(t, LEN);
       const [s, e] = r.lenRange('raw_data');
       rawLength = e - s;
-    } else if (t.field === 13) {
+    } else if (t.field === T.EXTERNAL_DATA) {
       r.expect(t, LEN);
       const kv = r.sub('external_data');
       let k = '';
       let v = '';
       while (!kv.done) {
         const kt = kv.tag();
-        if (kt.field === 1) k = (kv.expect(kt, LEN), kv.string());
-        else if (kt.field === 2) v = (kv.expect(kt, LEN), kv.string());
+        if (kt.field === StringStringEntryProto.KEY) k = (kv.expect(kt, LEN), kv.string());
+        else if (kt.field === StringStringEntryProto.VALUE) v = (kv.expect(kt, LEN), kv.string());
         else kv.skip(kt.wire);
       }
       ext[k] = v;
-    } else if (t.field === 14) dataLocation = (r.expect(t, VARINT), r.varint());
+    } else if (t.field === T.DATA_LOCATION) dataLocation = (r.expect(t, VARINT), r.varint());
     else r.skip(t.wire);
   }
   const elems = dims.reduce((a, d) => a * Math.max(d, 0), 1);
-  const external = dataLocation === 1 || ext.location !== undefined
+  const external = dataLocation === DataLocation.EXTERNAL || ext.location !== undefined
     ? { location: ext.location ?? '', offset: Number(ext.offset ?? 0) || 0, length: ext.length !== undefined ? Number(ext.length) : null }
     : null;
   return {
@@ -305,14 +321,16 @@ function decodeTensorValues(buf: Uint8Array, start: number, end: number, dataTyp
   const out: number[] = [];
   while (!r.done) {
     const t = r.tag();
-    if (t.field === 4) r.floats(t.wire, out);
-    else if (t.field === 5) {
+    const T = TensorProto;
+    if (t.field === T.FLOAT_DATA) r.floats(t.wire, out);
+    else if (t.field === T.INT32_DATA) {
       const before = out.length;
       r.varints(t.wire, out);
-      if (dataType === 10) for (let k = before; k < out.length; k++) out[k] = halfToFloat(out[k]);
-    } else if (t.field === 7 || t.field === 11) r.varints(t.wire, out);
-    else if (t.field === 10) r.doubles(t.wire, out);
-    else if (t.field === 9) out.push(...decodeRaw(r.bytes('raw_data'), dataType));
+      // float16 values travel as their bit patterns in int32_data
+      if (dataType === DataType.FLOAT16) for (let k = before; k < out.length; k++) out[k] = halfToFloat(out[k]);
+    } else if (t.field === T.INT64_DATA || t.field === T.UINT64_DATA) r.varints(t.wire, out);
+    else if (t.field === T.DOUBLE_DATA) r.doubles(t.wire, out);
+    else if (t.field === T.RAW_DATA) out.push(...decodeRaw(r.bytes('raw_data'), dataType));
     else r.skip(t.wire);
   }
   return out;
@@ -326,19 +344,20 @@ function decodeRaw(b: Uint8Array, dataType: number): number[] {
   const out = new Array<number>(n);
   for (let k = 0; k < n; k++) {
     const o = k * size;
+    const D = DataType;
     switch (dataType) {
-      case 1: out[k] = dv.getFloat32(o, true); break;
-      case 2: case 9: out[k] = dv.getUint8(o); break;
-      case 3: out[k] = dv.getInt8(o); break;
-      case 4: out[k] = dv.getUint16(o, true); break;
-      case 5: out[k] = dv.getInt16(o, true); break;
-      case 6: out[k] = dv.getInt32(o, true); break;
-      case 7: out[k] = dv.getInt32(o + 4, true) * 4294967296 + dv.getUint32(o, true); break;
-      case 10: out[k] = halfToFloat(dv.getUint16(o, true)); break;
-      case 11: out[k] = dv.getFloat64(o, true); break;
-      case 12: out[k] = dv.getUint32(o, true); break;
-      case 13: out[k] = dv.getUint32(o + 4, true) * 4294967296 + dv.getUint32(o, true); break;
-      case 16: out[k] = new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]; break;
+      case D.FLOAT: out[k] = dv.getFloat32(o, true); break;
+      case D.UINT8: case D.BOOL: out[k] = dv.getUint8(o); break;
+      case D.INT8: out[k] = dv.getInt8(o); break;
+      case D.UINT16: out[k] = dv.getUint16(o, true); break;
+      case D.INT16: out[k] = dv.getInt16(o, true); break;
+      case D.INT32: out[k] = dv.getInt32(o, true); break;
+      case D.INT64: out[k] = dv.getInt32(o + 4, true) * 4294967296 + dv.getUint32(o, true); break;
+      case D.FLOAT16: out[k] = halfToFloat(dv.getUint16(o, true)); break;
+      case D.DOUBLE: out[k] = dv.getFloat64(o, true); break;
+      case D.UINT32: out[k] = dv.getUint32(o, true); break;
+      case D.UINT64: out[k] = dv.getUint32(o + 4, true) * 4294967296 + dv.getUint32(o, true); break;
+      case D.BFLOAT16: out[k] = new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]; break;
     }
   }
   return out;
@@ -357,13 +376,13 @@ function readValueInfo(r: ProtoReader): ValueInfo {
   const vi: ValueInfo = { name: '', elemType: 0, dims: null };
   while (!r.done) {
     const t = r.tag();
-    if (t.field === 1) vi.name = (r.expect(t, LEN), r.string());
-    else if (t.field === 2) {
+    if (t.field === ValueInfoProto.NAME) vi.name = (r.expect(t, LEN), r.string());
+    else if (t.field === ValueInfoProto.TYPE) {
       r.expect(t, LEN);
       const type = r.sub('a TypeProto');
       while (!type.done) {
         const tt = type.tag();
-        if (tt.field !== 1) {
+        if (tt.field !== TypeProto.TENSOR_TYPE) {
           type.skip(tt.wire);
           continue;
         }
@@ -371,8 +390,8 @@ function readValueInfo(r: ProtoReader): ValueInfo {
         const tensor = type.sub('a tensor type');
         while (!tensor.done) {
           const ft = tensor.tag();
-          if (ft.field === 1) vi.elemType = (tensor.expect(ft, VARINT), tensor.varint());
-          else if (ft.field === 2) vi.dims = (tensor.expect(ft, LEN), readShape(tensor.sub('a shape')));
+          if (ft.field === TypeProtoTensor.ELEM_TYPE) vi.elemType = (tensor.expect(ft, VARINT), tensor.varint());
+          else if (ft.field === TypeProtoTensor.SHAPE) vi.dims = (tensor.expect(ft, LEN), readShape(tensor.sub('a shape')));
           else tensor.skip(ft.wire);
         }
       }
@@ -385,7 +404,7 @@ function readShape(r: ProtoReader): (number | string | null)[] {
   const dims: (number | string | null)[] = [];
   while (!r.done) {
     const t = r.tag();
-    if (t.field !== 1) {
+    if (t.field !== TensorShapeProto.DIM) {
       r.skip(t.wire);
       continue;
     }
@@ -394,8 +413,8 @@ function readShape(r: ProtoReader): (number | string | null)[] {
     let dim: number | string | null = null;
     while (!d.done) {
       const dt = d.tag();
-      if (dt.field === 1) dim = (d.expect(dt, VARINT), d.varint());
-      else if (dt.field === 2) dim = (d.expect(dt, LEN), d.string()) || null;
+      if (dt.field === Dimension.DIM_VALUE) dim = (d.expect(dt, VARINT), d.varint());
+      else if (dt.field === Dimension.DIM_PARAM) dim = (d.expect(dt, LEN), d.string()) || null;
       else d.skip(dt.wire);
     }
     dims.push(dim);

@@ -5,13 +5,12 @@
 import type { AttentionSite } from '../attention';
 import type { OnnxModel } from '../../shared/graph';
 import { fusedKeyMaskNodes, isExposedOnnxAttention } from './fusedAttention';
+import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
-
-const FLOAT = 1;
 
 /** ValueInfoProto with just a name (enough for an output; onnxruntime infers its type). */
 function namedValueInfo(name: string): ProtoWriter {
-  return new ProtoWriter().string(1, name);
+  return new ProtoWriter().string(ValueInfoProto.NAME, name);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -37,8 +36,8 @@ export function withExtraOutputs(model: OnnxModel, names: string[]): Uint8Array 
   const add = newOutputs(model, names);
   if (add.length === 0) return model.bytes;
   const graph = new ProtoWriter();
-  for (const n of add) graph.bytes(12, namedValueInfo(n));
-  return concat([model.bytes, new ProtoWriter().bytes(7, graph).finish()]);
+  for (const n of add) graph.bytes(GraphProto.OUTPUT, namedValueInfo(n));
+  return concat([model.bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()]);
 }
 
 /**
@@ -47,7 +46,7 @@ export function withExtraOutputs(model: OnnxModel, names: string[]): Uint8Array 
  * [B*H, N, N] alike. Each Add is placed right before its Softmax, so the node list stays topologically
  * sorted. With `exposeOutputs`, the sites' scores (unmasked) and probabilities become outputs too.
  */
-export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputName = 'vit_inspector_key_mask', exposeOutputs = true, elemType = FLOAT): Uint8Array {
+export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputName = 'vit_inspector_key_mask', exposeOutputs = true, elemType: number = DataType.FLOAT): Uint8Array {
   const { bytes, graph } = model;
   // ONNX Attention nodes (onnx/fusedAttention.ts) take the mask through their attn_mask input instead.
   const fusedNames = new Set(sites.filter((s) => s.fused).map((s) => s.node));
@@ -63,37 +62,37 @@ export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputN
   while (!r.done) {
     const fieldStart = r.pos;
     const t = r.tag();
-    if (t.field === 1 && t.wire === WireType.LEN) {
+    if (t.field === GraphProto.NODE && t.wire === WireType.LEN) {
       const [s, e] = r.lenRange();
       const replacement = fused.get(s);
       if (replacement) {
-        for (const p of replacement) payload.push(new ProtoWriter().bytes(1, p).finish());
+        for (const p of replacement) payload.push(new ProtoWriter().bytes(GraphProto.NODE, p).finish());
         continue;
       }
       const site = byStart.get(s);
       if (site) {
         const masked = `${site.scores}/vit_inspector_masked`;
         payload.push(addNode(`${site.node}/vit_inspector_mask_add`, site.scores, maskInputName, masked));
-        payload.push(new ProtoWriter().bytes(1, rewireFirstInput(bytes, s, e, masked)).finish());
+        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewireFirstInput(bytes, s, e, masked)).finish());
         continue;
       }
     } else r.skip(t.wire);
     payload.push(bytes.subarray(fieldStart, r.pos));
   }
-  payload.push(new ProtoWriter().bytes(11, maskInput(maskInputName, elemType)).finish());
+  payload.push(new ProtoWriter().bytes(GraphProto.INPUT, maskInput(maskInputName, elemType)).finish());
   if (exposeOutputs) {
     const names = newOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
-    for (const n of names) payload.push(new ProtoWriter().bytes(12, namedValueInfo(n)).finish());
+    for (const n of names) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, namedValueInfo(n)).finish());
   }
   const body = concat(payload);
   const [gs, ge] = model.graphFieldRange;
-  const header = Uint8Array.from([...encodeVarint(7 * 8 + WireType.LEN), ...encodeVarint(body.length)]);
+  const header = new ProtoWriter().tag(ModelProto.GRAPH, WireType.LEN).raw(encodeVarint(body.length)).finish();
   return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
 }
 
 function addNode(name: string, a: string, b: string, out: string): Uint8Array {
-  const node = new ProtoWriter().string(1, a).string(1, b).string(2, out).string(3, name).string(4, 'Add');
-  return new ProtoWriter().bytes(1, node).finish();
+  const node = new ProtoWriter().string(NodeProto.INPUT, a).string(NodeProto.INPUT, b).string(NodeProto.OUTPUT, out).string(NodeProto.NAME, name).string(NodeProto.OP_TYPE, 'Add');
+  return new ProtoWriter().bytes(GraphProto.NODE, node).finish();
 }
 
 /** The NodeProto payload [start, end) with its first input replaced by `input`, other fields copied as is. */
@@ -105,8 +104,8 @@ function rewireFirstInput(bytes: Uint8Array, start: number, end: number, input: 
     const fieldStart = r.pos;
     const t = r.tag();
     r.skip(t.wire);
-    if (t.field === 1 && !replaced) {
-      out.string(1, input);
+    if (t.field === NodeProto.INPUT && !replaced) {
+      out.string(NodeProto.INPUT, input);
       replaced = true;
     } else out.raw(bytes.subarray(fieldStart, r.pos));
   }
@@ -115,10 +114,10 @@ function rewireFirstInput(bytes: Uint8Array, start: number, end: number, input: 
 
 /** ValueInfoProto for a float (or float16, ...) tensor of shape [1, tokens]. */
 function maskInput(name: string, elemType: number): ProtoWriter {
-  const dim = (w: ProtoWriter) => new ProtoWriter().bytes(1, w);
-  const shape = dim(new ProtoWriter().varint(1, 1)).bytes(1, new ProtoWriter().string(2, 'vit_inspector_tokens'));
-  const tensor = new ProtoWriter().varint(1, elemType).bytes(2, shape);
-  return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, tensor));
+  const dim = (w: ProtoWriter) => new ProtoWriter().bytes(TensorShapeProto.DIM, w);
+  const shape = dim(new ProtoWriter().varint(Dimension.DIM_VALUE, 1)).bytes(TensorShapeProto.DIM, new ProtoWriter().string(Dimension.DIM_PARAM, 'vit_inspector_tokens'));
+  const tensor = new ProtoWriter().varint(TypeProtoTensor.ELEM_TYPE, elemType).bytes(TypeProtoTensor.SHAPE, shape);
+  return new ProtoWriter().string(ValueInfoProto.NAME, name).bytes(ValueInfoProto.TYPE, new ProtoWriter().bytes(TypeProto.TENSOR_TYPE, tensor));
 }
 
 /** Name of the output that holds the shape of `tensor` (added by withShapeProbes). */
@@ -136,8 +135,8 @@ export function withShapeProbes(bytes: Uint8Array, tensors: string[]): Uint8Arra
   const graph = new ProtoWriter();
   for (const t of tensors) {
     const out = shapeProbeName(t);
-    graph.bytes(1, new ProtoWriter().string(1, t).string(2, out).string(3, out).string(4, 'Shape'));
+    graph.bytes(GraphProto.NODE, new ProtoWriter().string(NodeProto.INPUT, t).string(NodeProto.OUTPUT, out).string(NodeProto.NAME, out).string(NodeProto.OP_TYPE, 'Shape'));
   }
-  for (const t of tensors) graph.bytes(12, namedValueInfo(shapeProbeName(t)));
-  return concat([bytes, new ProtoWriter().bytes(7, graph).finish()]);
+  for (const t of tensors) graph.bytes(GraphProto.OUTPUT, namedValueInfo(shapeProbeName(t)));
+  return concat([bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()]);
 }

@@ -13,17 +13,14 @@
  * the caller then reads the whole file, and the parser says exactly what is wrong with it.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { ProtoWriter, WireType, encodeVarint } from './protobuf';
+import { DataLocation, GraphProto, ModelProto, StringStringEntryProto, TensorProto } from '../../shared/onnxFields';
+import { ProtoError, ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 
 /** Smaller tensors stay in place: shapes, axes and scales are read from them, and each reference costs onnxruntime a file mapping. */
 export const MIN_BYTES = 4096;
 const WINDOW = 1 << 20;
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_EXTERNAL_DATA = 13;
-const TENSOR_DATA_LOCATION = 14;
-const EXTERNAL = 1;
+/** A field's header: its tag (at most 5 bytes) and, for LEN and VARINT, one varint (at most 10 bytes). */
+const HEADER_BYTES = 15;
 
 class Bail extends Error {}
 
@@ -72,44 +69,36 @@ interface Field {
   end: number;
 }
 
-function varintAt(c: FileCursor, pos: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    const b = c.byte(pos++);
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, pos];
-    scale *= 128;
+/** The field at pos: its header is read by the one protobuf reader (ProtoReader) from a copy of its first bytes. */
+function fieldAt(c: FileCursor, pos: number, end: number): Field {
+  const r = new ProtoReader(c.read(pos, Math.min(end, pos + HEADER_BYTES)));
+  const { field, wire } = r.tag();
+  let payload = pos + r.pos;
+  let next: number;
+  if (wire === WireType.VARINT) next = (r.varint(), pos + r.pos);
+  else if (wire === WireType.I64) next = payload + 8;
+  else if (wire === WireType.I32) next = payload + 4;
+  else {
+    const len = r.varint();
+    payload = pos + r.pos;
+    next = payload + len;
   }
-  throw new Bail('varint too long');
+  if (next < payload || next > end) throw new Bail('field past the end of its message'); // a negative (garbage) length too
+  return { field, wire, start: pos, payload, end: next };
 }
 
 /** The fields of the message occupying [start, end), read lazily one at a time. */
 function* fields(c: FileCursor, start: number, end: number): Generator<Field> {
-  let pos = start;
-  while (pos < end) {
-    const [tag, afterTag] = varintAt(c, pos);
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    let payload = afterTag;
-    let next: number;
-    if (wire === WireType.VARINT) next = varintAt(c, afterTag)[1];
-    else if (wire === WireType.I64) next = afterTag + 8;
-    else if (wire === WireType.I32) next = afterTag + 4;
-    else if (wire === WireType.LEN) {
-      const [len, afterLen] = varintAt(c, afterTag);
-      payload = afterLen;
-      next = afterLen + len;
-    } else throw new Bail(`wire type ${wire}`);
-    if (field === 0 || next > end) throw new Bail('field past the end of its message');
-    yield { field, wire, start: pos, payload, end: next };
-    pos = next;
+  for (let pos = start; pos < end;) {
+    const f = fieldAt(c, pos, end);
+    yield f;
+    pos = f.end;
   }
 }
 
 function lenField(field: number, payload: Uint8Array[]): Uint8Array[] {
   const size = payload.reduce((a, p) => a + p.length, 0);
-  return [Uint8Array.from([...encodeVarint(field * 8 + WireType.LEN), ...encodeVarint(size)]), ...payload];
+  return [new ProtoWriter().tag(field, WireType.LEN).raw(encodeVarint(size)).finish(), ...payload];
 }
 
 /** A TensorProto whose large raw_data becomes a reference to [offset, offset + length) of `location`. */
@@ -117,29 +106,29 @@ function tensor(c: FileCursor, f: Field, location: string, total: { referenced: 
   const kept: Uint8Array[] = [];
   let raw: Field | null = null;
   for (const t of fields(c, f.payload, f.end)) {
-    if (t.field === TENSOR_EXTERNAL_DATA || t.field === TENSOR_DATA_LOCATION) return [c.read(f.start, f.end)];
-    if (t.field === TENSOR_RAW_DATA && t.wire === WireType.LEN && t.end - t.payload >= MIN_BYTES && !raw) raw = t;
+    if (t.field === TensorProto.EXTERNAL_DATA || t.field === TensorProto.DATA_LOCATION) return [c.read(f.start, f.end)];
+    if (t.field === TensorProto.RAW_DATA && t.wire === WireType.LEN && t.end - t.payload >= MIN_BYTES && !raw) raw = t;
     else kept.push(c.read(t.start, t.end));
   }
   if (!raw) return [c.read(f.start, f.end)];
   total.referenced += raw.end - raw.payload;
-  const entry = (key: string, value: string) => new ProtoWriter().string(1, key).string(2, value);
+  const entry = (key: string, value: string) => new ProtoWriter().string(StringStringEntryProto.KEY, key).string(StringStringEntryProto.VALUE, value);
   const ref = new ProtoWriter()
-    .bytes(TENSOR_EXTERNAL_DATA, entry('location', location))
-    .bytes(TENSOR_EXTERNAL_DATA, entry('offset', String(raw.payload)))
-    .bytes(TENSOR_EXTERNAL_DATA, entry('length', String(raw.end - raw.payload)))
-    .varint(TENSOR_DATA_LOCATION, EXTERNAL)
+    .bytes(TensorProto.EXTERNAL_DATA, entry('location', location))
+    .bytes(TensorProto.EXTERNAL_DATA, entry('offset', String(raw.payload)))
+    .bytes(TensorProto.EXTERNAL_DATA, entry('length', String(raw.end - raw.payload)))
+    .varint(TensorProto.DATA_LOCATION, DataLocation.EXTERNAL)
     .finish();
-  return lenField(GRAPH_INITIALIZER, [...kept, ref]);
+  return lenField(GraphProto.INITIALIZER, [...kept, ref]);
 }
 
 function graph(c: FileCursor, g: Field, location: string, total: { referenced: number }): Uint8Array[] {
   const parts: Uint8Array[] = [];
   for (const f of fields(c, g.payload, g.end)) {
-    if (f.field === GRAPH_INITIALIZER && f.wire === WireType.LEN) parts.push(...tensor(c, f, location, total));
+    if (f.field === GraphProto.INITIALIZER && f.wire === WireType.LEN) parts.push(...tensor(c, f, location, total));
     else parts.push(c.read(f.start, f.end));
   }
-  return lenField(MODEL_GRAPH, parts);
+  return lenField(ModelProto.GRAPH, parts);
 }
 
 /**
@@ -160,7 +149,7 @@ export function readWithWeightsByReference(file: string, size: number, location:
     const total = { referenced: 0 };
     let sawGraph = false;
     for (const f of fields(c, 0, size)) {
-      if (f.field === MODEL_GRAPH && f.wire === WireType.LEN) {
+      if (f.field === ModelProto.GRAPH && f.wire === WireType.LEN) {
         parts.push(...graph(c, f, location, total));
         sawGraph = true;
       } else parts.push(c.read(f.start, f.end));
@@ -174,7 +163,7 @@ export function readWithWeightsByReference(file: string, size: number, location:
     }
     return { bytes, referenced: total.referenced };
   } catch (e) {
-    if (e instanceof Bail) return null;
+    if (e instanceof Bail || e instanceof ProtoError) return null;
     throw e;
   } finally {
     closeSync(fd);
