@@ -87,7 +87,7 @@ interface ModelResult {
 
 async function measure(name: string, photo: string): Promise<ModelResult> {
   const model = join(root, 'bench', 'models', `${name}.onnx`);
-  if (!existsSync(model)) throw new Error(`${model} is missing: /work/venv/bin/python bench/torch_vit.py export bench/models ${name}`);
+  if (!existsSync(model)) throw new Error(`${model} is missing: python bench/torch_vit.py export bench/models ${name}`);
   const cli: number[] = [];
   for (let i = 0; i < cliRuns; i++) {
     const out = mkdtempSync(join(tmpdir(), 'vit-bench-cli-'));

@@ -67,10 +67,10 @@ test('stage selector: both stages listed, stage 2 asked for with the query carri
     await page.goto(`http://127.0.0.1:${port}/webview/dev/harness.html?cnn=0&layers=2&heads=2&grid=4`);
     await page.waitForFunction(() => document.body.dataset.firstPaint === '1', null, { timeout: 60_000 });
     const show = (s: number) => page.evaluate(([text, inspection, id]) => {
-      const decode = (t: string) => JSON.parse(t, (_k, v) => (v && v.__t ? new (globalThis as unknown as Record<string, new (b: ArrayBuffer) => unknown>)[v.__t](Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0)).buffer) : v));
+      // (no named functions in here: the test's transpiler would wrap them in a helper the page does not have)
       const w = window as unknown as { __harness: { send(m: unknown): void }; __harnessStore: { put(id: number, i: unknown): void } };
-      w.__harnessStore.put(id as number, decode(inspection as string));
-      w.__harness.send({ type: 'inspection', payload: decode(text as string) });
+      w.__harnessStore.put(id as number, JSON.parse(inspection as string, (_k, v) => (v && v.__t ? new (globalThis as unknown as Record<string, new (b: ArrayBuffer) => unknown>)[v.__t](Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0)).buffer) : v)));
+      w.__harness.send({ type: 'inspection', payload: JSON.parse(text as string, (_k, v) => (v && v.__t ? new (globalThis as unknown as Record<string, new (b: ArrayBuffer) => unknown>)[v.__t](Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0)).buffer) : v)) });
     }, [payloads[s], stored[s], 100 + s] as const);
 
     await show(0);
