@@ -1,8 +1,8 @@
 /**
  * ONNX wire format: the field numbers of the protobuf messages in onnx/onnx.proto3 (ONNX 1.17) that ViT
  * Inspector reads or writes, and the enum values it uses. The one place these numbers live: the reader
- * (src/node/onnx/parse.ts), the in-memory surgery (surgery.ts), the weights-by-reference reader
- * (weightsByReference.ts) and the session helpers (session.ts) name them from here.
+ * (src/node/onnx/parse.ts), the in-memory surgery (surgery.ts, graphEdit.ts, tokenMask.ts, fusedAttention.ts),
+ * the weights-by-reference reader (weightsByReference.ts) and the session helpers (session.ts) name them from here.
  */
 
 export const ModelProto = {

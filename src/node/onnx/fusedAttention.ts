@@ -11,6 +11,7 @@
  */
 import { InspectorError } from '../../shared/errors';
 import type { OnnxModel, OnnxNode } from '../../shared/graph';
+import { DataType } from '../../shared/onnxFields';
 import { editedNode, floatScalar, int64Tensor, nodeProto, splicedModel, type NodeSpec } from './graphEdit';
 
 export const PROBS_SUFFIX = '/vit_inspector_probs';
@@ -18,7 +19,6 @@ export const SCORES_SUFFIX = '/vit_inspector_scores';
 /** qk_matmul_output_mode: 1 = after the mask is added (scaled QKᵀ + mask), 3 = after the softmax. */
 const MODE_SCORES = 1;
 const MODE_PROBS = 3;
-const FLOAT = 1;
 
 export function isOnnxAttention(n: OnnxNode): boolean {
   return n.opType === 'Attention' && (!n.domain || n.domain === 'ai.onnx');
@@ -127,9 +127,9 @@ function attend(b: Builder, q: string, kT: string, v: string, scale: number | un
   let factor: string;
   if (scale !== undefined) factor = b.scalar(scale, elemType);
   else {
-    const head = b.op('Cast', [b.op('Slice', [b.op('Shape', [q]), b.ints([3]), b.ints([4])])], [{ name: 'to', int: FLOAT }]);
+    const head = b.op('Cast', [b.op('Slice', [b.op('Shape', [q]), b.ints([3]), b.ints([4])])], [{ name: 'to', int: DataType.FLOAT }]);
     factor = b.op('Reciprocal', [b.op('Sqrt', [head])]);
-    if (elemType !== FLOAT) factor = b.op('Cast', [factor], [{ name: 'to', int: elemType }]);
+    if (elemType !== DataType.FLOAT) factor = b.op('Cast', [factor], [{ name: 'to', int: elemType }]);
   }
   let s = b.op('Mul', [b.op('MatMul', [q, kT]), factor]);
   if (bias) s = b.op('Add', [s, bias]);
@@ -176,7 +176,7 @@ function contribMultiHeadAttention(model: OnnxModel, n: OnnxNode, name: string):
   const { initializers, valueInfo } = model.graph;
   const rankOf = (t: string) => initializers.get(t)?.dims.length ?? valueInfo.get(t)?.dims?.length;
   const bias = given(n, 3) ? initializers.get(n.inputs[3]) : undefined;
-  const elemType = bias?.dataType ?? valueInfo.get(n.inputs[0])?.elemType ?? FLOAT;
+  const elemType = bias?.dataType ?? valueInfo.get(n.inputs[0])?.elemType ?? DataType.FLOAT;
   const b = new Builder(`${n.outputs[0]}/vit_inspector`);
   let q: string;
   let k: string;
@@ -213,7 +213,6 @@ function contribMultiHeadAttention(model: OnnxModel, n: OnnxNode, name: string):
 
 // ---- the key mask on exposed ONNX Attention nodes ----
 
-const BOOL = 9;
 const SAME_TYPE_AS_INPUT0 = new Set(['Expand', 'Reshape', 'Unsqueeze', 'Squeeze', 'Slice', 'Identity', 'Transpose', 'Tile', 'Gather', 'Concat', 'Flatten', 'Add', 'Sub', 'Mul', 'Neg']);
 const BOOLEAN_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 
@@ -226,7 +225,7 @@ export function elemTypeOf(model: OnnxModel, tensor: string, depth = 0): number 
   if (!producer) return undefined;
   if (producer.opType === 'Constant') return constantType(producer);
   if (producer.opType === 'Cast') return intAttrOf(producer, 'to');
-  if (BOOLEAN_OPS.has(producer.opType)) return BOOL;
+  if (BOOLEAN_OPS.has(producer.opType)) return DataType.BOOL;
   if (producer.opType === 'Where') return elemTypeOf(model, producer.inputs[1], depth + 1);
   if (SAME_TYPE_AS_INPUT0.has(producer.opType)) return elemTypeOf(model, producer.inputs[0], depth + 1);
   return undefined;
@@ -235,8 +234,8 @@ export function elemTypeOf(model: OnnxModel, tensor: string, depth = 0): number 
 function constantType(n: OnnxNode): number | undefined {
   for (const a of n.attributes.values()) {
     if (a.type === 'tensor') return a.value.dataType;
-    if (a.type === 'float' || a.type === 'floats') return FLOAT;
-    if (a.type === 'int' || a.type === 'ints') return 7;
+    if (a.type === 'float' || a.type === 'floats') return DataType.FLOAT;
+    if (a.type === 'int' || a.type === 'ints') return DataType.INT64;
   }
   return undefined;
 }
@@ -258,7 +257,7 @@ export function fusedKeyMaskNodes(model: OnnxModel, nodes: OnnxNode[], maskInput
     let mask = square;
     if (own) {
       const ownType = elemTypeOf(model, own);
-      mask = ownType === BOOL ? b.op('Where', [own, square, b.scalar(-Infinity, elemType)]) : b.op('Add', [own, square]);
+      mask = ownType === DataType.BOOL ? b.op('Where', [own, square, b.scalar(-Infinity, elemType)]) : b.op('Add', [own, square]);
     }
     const inputs = [...node.inputs];
     while (inputs.length < 4) inputs.push('');

@@ -5,6 +5,7 @@
  */
 import type { OnnxModel } from '../../shared/graph';
 import { toHalfBits } from '../float16';
+import { AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, TensorProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 
 export type AttrSpec =
@@ -22,28 +23,25 @@ export interface NodeSpec {
   attrs?: AttrSpec[];
 }
 
-// AttributeProto.AttributeType
-const ATTR = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;
-
 function attribute(a: AttrSpec): ProtoWriter {
-  const w = new ProtoWriter().string(1, a.name);
-  if ('int' in a) w.varint(3, a.int).varint(20, ATTR.INT);
+  const w = new ProtoWriter().string(AttributeProto.NAME, a.name);
+  if ('int' in a) w.varint(AttributeProto.I, a.int).varint(AttributeProto.TYPE, AttributeType.INT);
   else if ('ints' in a) {
-    for (const v of a.ints) w.varint(8, v);
-    w.varint(20, ATTR.INTS);
-  } else if ('float' in a) w.float(2, a.float).varint(20, ATTR.FLOAT);
-  else w.bytes(5, a.tensor).varint(20, ATTR.TENSOR);
+    for (const v of a.ints) w.varint(AttributeProto.INTS, v);
+    w.varint(AttributeProto.TYPE, AttributeType.INTS);
+  } else if ('float' in a) w.float(AttributeProto.F, a.float).varint(AttributeProto.TYPE, AttributeType.FLOAT);
+  else w.bytes(AttributeProto.T, a.tensor).varint(AttributeProto.TYPE, AttributeType.TENSOR);
   return w;
 }
 
 /** A NodeProto payload. */
 export function nodeProto(spec: NodeSpec): Uint8Array {
   const w = new ProtoWriter();
-  for (const i of spec.inputs) w.string(1, i);
-  for (const o of spec.outputs) w.string(2, o);
-  w.string(3, spec.name).string(4, spec.op);
-  for (const a of spec.attrs ?? []) w.bytes(5, attribute(a));
-  if (spec.domain) w.string(7, spec.domain);
+  for (const i of spec.inputs) w.string(NodeProto.INPUT, i);
+  for (const o of spec.outputs) w.string(NodeProto.OUTPUT, o);
+  w.string(NodeProto.NAME, spec.name).string(NodeProto.OP_TYPE, spec.op);
+  for (const a of spec.attrs ?? []) w.bytes(NodeProto.ATTRIBUTE, attribute(a));
+  if (spec.domain) w.string(NodeProto.DOMAIN, spec.domain);
   return w.finish();
 }
 
@@ -65,29 +63,29 @@ export function editedNode(bytes: Uint8Array, [start, end]: [number, number], ed
   while (!r.done) {
     const fieldStart = r.pos;
     const t = r.tag();
-    if (t.wire === WireType.LEN && t.field === 5 && edit.ints) {
+    if (t.wire === WireType.LEN && t.field === NodeProto.ATTRIBUTE && edit.ints) {
       const sub = r.sub('an attribute');
       const name = attributeName(bytes, sub.pos, sub.end);
       r.pos = sub.end;
       const v = pendingInts.get(name);
       if (v !== undefined) {
-        w.bytes(5, attribute({ name, int: v }));
+        w.bytes(NodeProto.ATTRIBUTE, attribute({ name, int: v }));
         pendingInts.delete(name);
         continue;
       }
     } else r.skip(t.wire);
-    if (t.field === 1 && edit.inputs) {
-      if (!wroteInputs) for (const i of edit.inputs) w.string(1, i);
+    if (t.field === NodeProto.INPUT && edit.inputs) {
+      if (!wroteInputs) for (const i of edit.inputs) w.string(NodeProto.INPUT, i);
       wroteInputs = true;
-    } else if (t.field === 2 && edit.outputs) {
-      if (!wroteOutputs) for (const o of edit.outputs) w.string(2, o);
+    } else if (t.field === NodeProto.OUTPUT && edit.outputs) {
+      if (!wroteOutputs) for (const o of edit.outputs) w.string(NodeProto.OUTPUT, o);
       wroteOutputs = true;
-    } else if (t.field === 3 && edit.name !== undefined) w.string(3, edit.name);
+    } else if (t.field === NodeProto.NAME && edit.name !== undefined) w.string(NodeProto.NAME, edit.name);
     else w.raw(bytes.subarray(fieldStart, r.pos));
   }
-  if (edit.inputs && !wroteInputs) for (const i of edit.inputs) w.string(1, i);
-  if (edit.outputs && !wroteOutputs) for (const o of edit.outputs) w.string(2, o);
-  for (const [name, int] of pendingInts) w.bytes(5, attribute({ name, int }));
+  if (edit.inputs && !wroteInputs) for (const i of edit.inputs) w.string(NodeProto.INPUT, i);
+  if (edit.outputs && !wroteOutputs) for (const o of edit.outputs) w.string(NodeProto.OUTPUT, o);
+  for (const [name, int] of pendingInts) w.bytes(NodeProto.ATTRIBUTE, attribute({ name, int }));
   return w.finish();
 }
 
@@ -95,7 +93,7 @@ function attributeName(bytes: Uint8Array, start: number, end: number): string {
   const r = new ProtoReader(bytes, start, end);
   while (!r.done) {
     const t = r.tag();
-    if (t.field === 1 && t.wire === WireType.LEN) return r.string();
+    if (t.field === AttributeProto.NAME && t.wire === WireType.LEN) return r.string();
     r.skip(t.wire);
   }
   return '';
@@ -113,11 +111,11 @@ export function splicedModel(model: OnnxModel, replace: Map<number, Uint8Array[]
   while (!r.done) {
     const fieldStart = r.pos;
     const t = r.tag();
-    if (t.field === 1 && t.wire === WireType.LEN) {
+    if (t.field === GraphProto.NODE && t.wire === WireType.LEN) {
       const [s] = r.lenRange();
       const nodes = replace.get(s);
       if (nodes) {
-        for (const n of nodes) payload.push(new ProtoWriter().bytes(1, n).finish());
+        for (const n of nodes) payload.push(new ProtoWriter().bytes(GraphProto.NODE, n).finish());
         continue;
       }
     } else r.skip(t.wire);
@@ -126,7 +124,7 @@ export function splicedModel(model: OnnxModel, replace: Map<number, Uint8Array[]
   payload.push(...extraGraphFields);
   const body = concatBytes(payload);
   const [gs, ge] = model.graphFieldRange;
-  const header = Uint8Array.from([...encodeVarint(7 * 8 + WireType.LEN), ...encodeVarint(body.length)]);
+  const header = Uint8Array.from([...encodeVarint(ModelProto.GRAPH * 8 + WireType.LEN), ...encodeVarint(body.length)]);
   return concatBytes([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
 }
 
@@ -140,33 +138,31 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const TENSOR_INT64 = 7;
-
 /** A TensorProto payload of int64 values (raw little-endian data), 1-D unless `scalar`. */
 export function int64Tensor(values: number[], scalar = false): Uint8Array {
   const w = new ProtoWriter();
-  if (!scalar) w.varint(1, values.length);
-  w.varint(2, TENSOR_INT64);
+  if (!scalar) w.varint(TensorProto.DIMS, values.length);
+  w.varint(TensorProto.DATA_TYPE, DataType.INT64);
   const raw = new Uint8Array(values.length * 8);
   const dv = new DataView(raw.buffer);
   values.forEach((v, i) => dv.setBigInt64(i * 8, BigInt(v), true));
-  return w.bytes(9, raw).finish();
+  return w.bytes(TensorProto.RAW_DATA, raw).finish();
 }
 
-/** A scalar TensorProto payload of a float (elemType 1) or float16 (10) value. */
+/** A scalar TensorProto payload of a float, float16 or double value (elemType: a DataType). */
 export function floatScalar(value: number, elemType: number): Uint8Array {
-  const w = new ProtoWriter().varint(2, elemType);
-  if (elemType === 10) {
+  const w = new ProtoWriter().varint(TensorProto.DATA_TYPE, elemType);
+  if (elemType === DataType.FLOAT16) {
     const raw = new Uint8Array(2);
     new DataView(raw.buffer).setUint16(0, toHalfBits(value), true);
-    return w.bytes(9, raw).finish();
+    return w.bytes(TensorProto.RAW_DATA, raw).finish();
   }
-  if (elemType === 11) {
+  if (elemType === DataType.DOUBLE) {
     const raw = new Uint8Array(8);
     new DataView(raw.buffer).setFloat64(0, value, true);
-    return w.bytes(9, raw).finish();
+    return w.bytes(TensorProto.RAW_DATA, raw).finish();
   }
   const raw = new Uint8Array(4);
   new DataView(raw.buffer).setFloat32(0, value, true);
-  return w.bytes(9, raw).finish();
+  return w.bytes(TensorProto.RAW_DATA, raw).finish();
 }

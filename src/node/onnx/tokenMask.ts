@@ -13,6 +13,7 @@ import type { AttentionSite } from '../attention';
 import { inferRanks } from '../attention';
 import { constantOf, intAttr, intsAttr } from './parse';
 import type { OnnxModel, OnnxNode } from '../../shared/graph';
+import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 
 export const KEY_MASK_INPUT = 'vit_inspector_batch_key_mask';
@@ -62,44 +63,44 @@ export function withBatchedTokenMask(model: OnnxModel, sites: AttentionSite[], p
   while (!r.done) {
     const fieldStart = r.pos;
     const t = r.tag();
-    if (t.field === 1 && t.wire === WireType.LEN) {
+    if (t.field === GraphProto.NODE && t.wire === WireType.LEN) {
       const [s, e] = r.lenRange();
       const site = siteAt.get(s);
       if (site) {
         const masked = `${site.scores}/vit_inspector_batch_masked`;
         payload.push(nodeField('Add', [site.scores, KEY_MASK_INPUT], masked, `${site.node}/vit_inspector_batch_mask_add`));
-        payload.push(new ProtoWriter().bytes(1, rewire(bytes, s, e, masked, null)).finish());
+        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewire(bytes, s, e, masked, null)).finish());
         continue;
       }
       if (poolNode && s === poolNode.range[0]) {
         const weighted = `${pool!.input}/vit_inspector_weighted`;
         const mean = `${poolNode.outputs[0]}/vit_inspector_kept_mean`;
         payload.push(nodeField('Mul', [pool!.input, POOL_WEIGHT_INPUT], weighted, `${poolNode.name}/vit_inspector_weight`));
-        payload.push(new ProtoWriter().bytes(1, rewire(bytes, s, e, weighted, mean)).finish());
+        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewire(bytes, s, e, weighted, mean)).finish());
         payload.push(nodeField('Mul', [mean, POOL_SCALE_INPUT], poolNode.outputs[0], `${poolNode.name}/vit_inspector_scale`));
         continue;
       }
     } else r.skip(t.wire);
     payload.push(bytes.subarray(fieldStart, r.pos));
   }
-  payload.push(new ProtoWriter().bytes(11, floatInput(KEY_MASK_INPUT, rank)).finish());
+  payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(KEY_MASK_INPUT, rank)).finish());
   if (poolNode) {
-    payload.push(new ProtoWriter().bytes(11, floatInput(POOL_WEIGHT_INPUT, 3)).finish());
-    payload.push(new ProtoWriter().bytes(11, floatInput(POOL_SCALE_INPUT, pool!.keepdims ? 3 : 2)).finish());
+    payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_WEIGHT_INPUT, 3)).finish());
+    payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_SCALE_INPUT, pool!.keepdims ? 3 : 2)).finish());
   }
   const have = new Set(graph.outputs.map((o) => o.name));
-  for (const n of new Set(extraOutputs)) if (!have.has(n)) payload.push(new ProtoWriter().bytes(12, new ProtoWriter().string(1, n)).finish());
+  for (const n of new Set(extraOutputs)) if (!have.has(n)) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, new ProtoWriter().string(ValueInfoProto.NAME, n)).finish());
   const body = concat(payload);
   const [gs, ge] = model.graphFieldRange;
-  const header = Uint8Array.from([...encodeVarint(7 * 8 + WireType.LEN), ...encodeVarint(body.length)]);
+  const header = Uint8Array.from([...encodeVarint(ModelProto.GRAPH * 8 + WireType.LEN), ...encodeVarint(body.length)]);
   return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
 }
 
 function nodeField(op: string, inputs: string[], output: string, name: string): Uint8Array {
   const node = new ProtoWriter();
-  for (const i of inputs) node.string(1, i);
-  node.string(2, output).string(3, name).string(4, op);
-  return new ProtoWriter().bytes(1, node).finish();
+  for (const i of inputs) node.string(NodeProto.INPUT, i);
+  node.string(NodeProto.OUTPUT, output).string(NodeProto.NAME, name).string(NodeProto.OP_TYPE, op);
+  return new ProtoWriter().bytes(GraphProto.NODE, node).finish();
 }
 
 /** The NodeProto payload [start, end) with its first input (and, given, its first output) replaced. */
@@ -112,11 +113,11 @@ function rewire(bytes: Uint8Array, start: number, end: number, input: string, ou
     const fieldStart = r.pos;
     const t = r.tag();
     r.skip(t.wire);
-    if (t.field === 1 && !inputDone) {
-      out.string(1, input);
+    if (t.field === NodeProto.INPUT && !inputDone) {
+      out.string(NodeProto.INPUT, input);
       inputDone = true;
-    } else if (t.field === 2 && !outputDone) {
-      out.string(2, output!);
+    } else if (t.field === NodeProto.OUTPUT && !outputDone) {
+      out.string(NodeProto.OUTPUT, output!);
       outputDone = true;
     } else out.raw(bytes.subarray(fieldStart, r.pos));
   }
@@ -126,9 +127,9 @@ function rewire(bytes: Uint8Array, start: number, end: number, input: string, ou
 /** ValueInfoProto for a float tensor of the given rank, every dim symbolic. */
 function floatInput(name: string, rank: number): ProtoWriter {
   const shape = new ProtoWriter();
-  for (let i = 0; i < rank; i++) shape.bytes(1, new ProtoWriter().string(2, `${name}_d${i}`));
-  const tensor = new ProtoWriter().varint(1, 1).bytes(2, shape);
-  return new ProtoWriter().string(1, name).bytes(2, new ProtoWriter().bytes(1, tensor));
+  for (let i = 0; i < rank; i++) shape.bytes(TensorShapeProto.DIM, new ProtoWriter().string(Dimension.DIM_PARAM, `${name}_d${i}`));
+  const tensor = new ProtoWriter().varint(TypeProtoTensor.ELEM_TYPE, DataType.FLOAT).bytes(TypeProtoTensor.SHAPE, shape);
+  return new ProtoWriter().string(ValueInfoProto.NAME, name).bytes(ValueInfoProto.TYPE, new ProtoWriter().bytes(TypeProto.TENSOR_TYPE, tensor));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
