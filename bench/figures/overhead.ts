@@ -16,6 +16,7 @@ const engine = { ...attentionRun, ...session };
 import { parseOnnx } from '../../src/node/onnx/parse';
 import { withExtraOutputs } from '../../src/node/onnx/surgery';
 import { interleave, sleep, summarize, type Interleaved, type Summary } from '../lib/stats';
+import { concat } from '../../src/shared/concat';
 
 export const THREADS = 2;
 /**
@@ -60,22 +61,12 @@ export function prepare(path: string): Prepared {
   };
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Before this benchmark: fetch the outputs by name (onnxruntime allocates, the binding copies), then concatenate. */
 async function naiveRun(s: ort.InferenceSession, p: Prepared, names: string[], stack = true) {
   const out = await s.run(p.feeds, [p.logitsName, ...names]);
   if (!stack) return out;
-  const probs = concat(p.sites.map((site) => out[site.probs].data as Float32Array));
-  const scores = names.length > p.sites.length ? concat(p.sites.map((site) => out[site.scores].data as Float32Array)) : null;
+  const probs = concat(p.sites.map((site) => out[site.probs].data as Float32Array), Float32Array);
+  const scores = names.length > p.sites.length ? concat(p.sites.map((site) => out[site.scores].data as Float32Array), Float32Array) : null;
   return { logits: out[p.logitsName].data, probs, scores };
 }
 

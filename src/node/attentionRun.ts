@@ -7,6 +7,7 @@ import type { AttentionSite } from './attention';
 import { InspectorError } from '../shared/errors';
 import { halfToFloat32 } from './float16';
 import type { Prediction } from '../shared/types';
+import { concat } from '../shared/concat';
 
 /** What the run helpers read of a loaded model: its name and its attention sites. */
 export interface SitesOwner {
@@ -75,7 +76,7 @@ export function keepSites(run: AttentionRun, keep: boolean[]): AttentionRun {
       if (keep[i]) parts.push(a.subarray(offset, offset + n));
       offset += n;
     });
-    return concat(parts);
+    return concat(parts, Float32Array);
   };
   return { outputs: run.outputs, attention: pick(run.attention), scores: pick(run.scores), dims: run.dims.filter((_, i) => keep[i]) };
 }
@@ -173,8 +174,8 @@ export async function runWithAttention(
   const outputs = await session.run(feeds, [...new Set([logitsName, ...names, ...extra])]);
   return {
     outputs,
-    attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs))),
-    scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores))) : new Float32Array(0),
+    attention: concat(sites.map((s) => toFloat32(outputs[s.probs], s.probs)), Float32Array),
+    scores: withScores ? concat(sites.map((s) => toFloat32(outputs[s.scores], s.scores)), Float32Array) : new Float32Array(0),
     dims: sites.map((s) => [...outputs[s.probs].dims]),
   };
 }
@@ -192,16 +193,6 @@ export function outputElemType(session: ort.InferenceSession, name: string): num
   const m = session.outputMetadata.find((o) => o.name === name);
   const type = m?.isTensor ? m.type : 'float32';
   return type === 'float16' ? 10 : type === 'float64' ? 11 : 1;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export function topK(logits: Float32Array, labels: string[] | null, k: number): Prediction[] {

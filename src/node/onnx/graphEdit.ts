@@ -7,6 +7,7 @@ import type { OnnxModel } from '../../shared/graph';
 import { toHalfBits } from '../float16';
 import { AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, TensorProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
+import { concat } from '../../shared/concat';
 
 export type AttrSpec =
   | { name: string; int: number }
@@ -122,20 +123,10 @@ export function splicedModel(model: OnnxModel, replace: Map<number, Uint8Array[]
     payload.push(bytes.subarray(fieldStart, r.pos));
   }
   payload.push(...extraGraphFields);
-  const body = concatBytes(payload);
+  const body = concat(payload, Uint8Array);
   const [gs, ge] = model.graphFieldRange;
   const header = Uint8Array.from([...encodeVarint(ModelProto.GRAPH * 8 + WireType.LEN), ...encodeVarint(body.length)]);
-  return concatBytes([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
-}
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)], Uint8Array);
 }
 
 /** A TensorProto payload of int64 values (raw little-endian data), 1-D unless `scalar`. */

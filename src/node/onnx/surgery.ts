@@ -7,20 +7,11 @@ import type { OnnxModel } from '../../shared/graph';
 import { fusedKeyMaskNodes, isExposedOnnxAttention } from './fusedAttention';
 import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
+import { concat } from '../../shared/concat';
 
 /** ValueInfoProto with just a name (enough for an output; onnxruntime infers its type). */
 function namedValueInfo(name: string): ProtoWriter {
   return new ProtoWriter().string(ValueInfoProto.NAME, name);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function newOutputs(model: OnnxModel, names: string[]): string[] {
@@ -37,7 +28,7 @@ export function withExtraOutputs(model: OnnxModel, names: string[]): Uint8Array 
   if (add.length === 0) return model.bytes;
   const graph = new ProtoWriter();
   for (const n of add) graph.bytes(GraphProto.OUTPUT, namedValueInfo(n));
-  return concat([model.bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()]);
+  return concat([model.bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()], Uint8Array);
 }
 
 /**
@@ -84,10 +75,10 @@ export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputN
     const names = newOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
     for (const n of names) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, namedValueInfo(n)).finish());
   }
-  const body = concat(payload);
+  const body = concat(payload, Uint8Array);
   const [gs, ge] = model.graphFieldRange;
   const header = new ProtoWriter().tag(ModelProto.GRAPH, WireType.LEN).raw(encodeVarint(body.length)).finish();
-  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
+  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)], Uint8Array);
 }
 
 function addNode(name: string, a: string, b: string, out: string): Uint8Array {
@@ -138,5 +129,5 @@ export function withShapeProbes(bytes: Uint8Array, tensors: string[]): Uint8Arra
     graph.bytes(GraphProto.NODE, new ProtoWriter().string(NodeProto.INPUT, t).string(NodeProto.OUTPUT, out).string(NodeProto.NAME, out).string(NodeProto.OP_TYPE, 'Shape'));
   }
   for (const t of tensors) graph.bytes(GraphProto.OUTPUT, namedValueInfo(shapeProbeName(t)));
-  return concat([bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()]);
+  return concat([bytes, new ProtoWriter().bytes(ModelProto.GRAPH, graph).finish()], Uint8Array);
 }

@@ -15,6 +15,7 @@ import { constantOf, intAttr, intsAttr } from './parse';
 import type { OnnxModel, OnnxNode } from '../../shared/graph';
 import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
+import { concat } from '../../shared/concat';
 
 export const KEY_MASK_INPUT = 'vit_inspector_batch_key_mask';
 export const POOL_WEIGHT_INPUT = 'vit_inspector_pool_weight';
@@ -90,10 +91,10 @@ export function withBatchedTokenMask(model: OnnxModel, sites: AttentionSite[], p
   }
   const have = new Set(graph.outputs.map((o) => o.name));
   for (const n of new Set(extraOutputs)) if (!have.has(n)) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, new ProtoWriter().string(ValueInfoProto.NAME, n)).finish());
-  const body = concat(payload);
+  const body = concat(payload, Uint8Array);
   const [gs, ge] = model.graphFieldRange;
   const header = Uint8Array.from([...encodeVarint(ModelProto.GRAPH * 8 + WireType.LEN), ...encodeVarint(body.length)]);
-  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)]);
+  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)], Uint8Array);
 }
 
 function nodeField(op: string, inputs: string[], output: string, name: string): Uint8Array {
@@ -132,12 +133,3 @@ function floatInput(name: string, rank: number): ProtoWriter {
   return new ProtoWriter().string(ValueInfoProto.NAME, name).bytes(ValueInfoProto.TYPE, new ProtoWriter().bytes(TypeProto.TENSOR_TYPE, tensor));
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
