@@ -20,6 +20,7 @@ import type { TensorQuery } from '../../src/shared/queries';
 import type { HostToWebview, InspectionPayload } from '../../src/shared/protocol';
 import { readSettings, type ConfigLike } from '../../src/host/settings';
 import { FIXTURES, REPO } from '../helpers/fixtures';
+import { FakePort } from '../helpers/fakePort';
 
 const WORKER = join(REPO, 'dist', 'worker.js');
 const VIT = join(FIXTURES, 'vit', 'vit_hf_style');
@@ -40,33 +41,6 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Port {
-  readonly posted: HostToWebview[] = [];
-  private listener: ((m: unknown) => void) | undefined;
-  private waiters: { type: string; resolve: (m: any) => void }[] = [];
-  postMessage(m: HostToWebview) {
-    this.posted.push(m);
-    for (const w of [...this.waiters]) if (w.type === m.type) {
-      this.waiters.splice(this.waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-    return Promise.resolve(true);
-  }
-  onDidReceiveMessage(l: (m: unknown) => void) {
-    this.listener = l;
-    return { dispose: () => (this.listener = undefined) };
-  }
-  send(m: unknown) {
-    this.listener?.(m);
-  }
-  next<T extends HostToWebview['type']>(type: T, timeoutMs = 60_000): Promise<Extract<HostToWebview, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${type} within ${timeoutMs} ms (got ${this.posted.map((m) => m.type).join(', ')})`)), timeoutMs);
-      this.waiters.push({ type, resolve: (m) => { clearTimeout(t); resolve(m); } });
-    });
-  }
-}
-
 function config(values: Record<string, { globalValue?: unknown; workspaceValue?: unknown }>): ConfigLike {
   return {
     get: <T>(k: string) => (values[k]?.workspaceValue ?? values[k]?.globalValue) as T,
@@ -75,7 +49,7 @@ function config(values: Record<string, { globalValue?: unknown; workspaceValue?:
 }
 
 interface Harness {
-  port: Port;
+  port: FakePort;
   panel: PanelController;
   deps: PanelDeps;
   requests: InspectRequest[];
@@ -84,7 +58,7 @@ interface Harness {
 }
 
 function harness(opts: { image?: string; cfg?: ConfigLike; trusted?: boolean; wrap?: (c: ClientLike) => ClientLike } = {}): Harness {
-  const port = new Port();
+  const port = new FakePort();
   const requests: InspectRequest[] = [];
   const errors: { message: string; action?: string }[] = [];
   const log: string[] = [];

@@ -15,6 +15,7 @@ import { readSettings, type ConfigLike } from '../../src/host/settings';
 import { summaryMarkdown } from '../../src/host/summary';
 import { parseWebviewMessage, type HostToWebview } from '../../src/shared/protocol';
 import { REPO, maxAbsDiff } from '../helpers/fixtures';
+import { FakePort } from '../helpers/fakePort';
 
 const WORKER = join(REPO, 'dist', 'worker.js');
 const SWIN = join(REPO, 'test', 'fixtures', 'families', 'swin_hf');
@@ -27,35 +28,8 @@ before(() => {
 });
 after(() => client?.dispose());
 
-class Port {
-  readonly posted: HostToWebview[] = [];
-  private listener: ((m: unknown) => void) | undefined;
-  private waiters: { type: string; resolve: (m: any) => void }[] = [];
-  postMessage(m: HostToWebview) {
-    this.posted.push(m);
-    for (const w of [...this.waiters]) if (w.type === m.type) {
-      this.waiters.splice(this.waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-    return Promise.resolve(true);
-  }
-  onDidReceiveMessage(l: (m: unknown) => void) {
-    this.listener = l;
-    return { dispose: () => (this.listener = undefined) };
-  }
-  send(m: unknown) {
-    this.listener?.(m);
-  }
-  next<T extends HostToWebview['type']>(type: T, timeoutMs = 60_000): Promise<Extract<HostToWebview, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${type} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ type, resolve: (m) => { clearTimeout(t); resolve(m); } });
-    });
-  }
-}
-
 describe('a Swin in the panel', () => {
-  const port = new Port();
+  const port = new FakePort();
   const log: string[] = [];
   let requests = 0;
   const cfg: ConfigLike = {
