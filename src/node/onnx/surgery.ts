@@ -6,7 +6,8 @@ import type { AttentionSite } from '../attention';
 import type { OnnxModel } from '../../shared/graph';
 import { fusedKeyMaskNodes, isExposedOnnxAttention } from './fusedAttention';
 import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
-import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
+import { ProtoWriter } from './protobuf';
+import { editedNode, nodeProto, splicedModel } from './graphEdit';
 import { concat } from '../../shared/concat';
 
 /** ValueInfoProto with just a name (enough for an output; onnxruntime infers its type). */
@@ -41,66 +42,23 @@ export function withKeyMask(model: OnnxModel, sites: AttentionSite[], maskInputN
   const { bytes, graph } = model;
   // ONNX Attention nodes (onnx/fusedAttention.ts) take the mask through their attn_mask input instead.
   const fusedNames = new Set(sites.filter((s) => s.fused).map((s) => s.node));
-  const fused = fusedKeyMaskNodes(model, graph.nodes.filter((n) => fusedNames.has(n.name) && isExposedOnnxAttention(n)), maskInputName, elemType);
-  const byStart = new Map<number, AttentionSite>();
-  for (const s of sites) {
-    if (s.fused) continue;
-    const node = graph.nodes.find((n) => n.name === s.node && n.outputs[0] === s.probs);
-    if (node) byStart.set(node.range[0], s);
+  const replace = fusedKeyMaskNodes(model, graph.nodes.filter((n) => fusedNames.has(n.name) && isExposedOnnxAttention(n)), maskInputName, elemType);
+  for (const site of sites) {
+    if (site.fused) continue;
+    const node = graph.nodes.find((n) => n.name === site.node && n.outputs[0] === site.probs);
+    if (!node || replace.has(node.range[0])) continue;
+    const masked = `${site.scores}/vit_inspector_masked`;
+    replace.set(node.range[0], [
+      nodeProto({ op: 'Add', inputs: [site.scores, maskInputName], outputs: [masked], name: `${site.node}/vit_inspector_mask_add` }),
+      editedNode(bytes, node.range, { inputs: [masked, ...node.inputs.slice(1)] }),
+    ]);
   }
-  const payload: Uint8Array[] = [];
-  const r = new ProtoReader(bytes, graph.range[0], graph.range[1]);
-  while (!r.done) {
-    const fieldStart = r.pos;
-    const t = r.tag();
-    if (t.field === GraphProto.NODE && t.wire === WireType.LEN) {
-      const [s, e] = r.lenRange();
-      const replacement = fused.get(s);
-      if (replacement) {
-        for (const p of replacement) payload.push(new ProtoWriter().bytes(GraphProto.NODE, p).finish());
-        continue;
-      }
-      const site = byStart.get(s);
-      if (site) {
-        const masked = `${site.scores}/vit_inspector_masked`;
-        payload.push(addNode(`${site.node}/vit_inspector_mask_add`, site.scores, maskInputName, masked));
-        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewireFirstInput(bytes, s, e, masked)).finish());
-        continue;
-      }
-    } else r.skip(t.wire);
-    payload.push(bytes.subarray(fieldStart, r.pos));
-  }
-  payload.push(new ProtoWriter().bytes(GraphProto.INPUT, maskInput(maskInputName, elemType)).finish());
+  const extra = [new ProtoWriter().bytes(GraphProto.INPUT, maskInput(maskInputName, elemType)).finish()];
   if (exposeOutputs) {
     const names = newOutputs(model, sites.flatMap((s) => [s.scores, s.probs]));
-    for (const n of names) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, namedValueInfo(n)).finish());
+    for (const n of names) extra.push(new ProtoWriter().bytes(GraphProto.OUTPUT, namedValueInfo(n)).finish());
   }
-  const body = concat(payload, Uint8Array);
-  const [gs, ge] = model.graphFieldRange;
-  const header = new ProtoWriter().tag(ModelProto.GRAPH, WireType.LEN).raw(encodeVarint(body.length)).finish();
-  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)], Uint8Array);
-}
-
-function addNode(name: string, a: string, b: string, out: string): Uint8Array {
-  const node = new ProtoWriter().string(NodeProto.INPUT, a).string(NodeProto.INPUT, b).string(NodeProto.OUTPUT, out).string(NodeProto.NAME, name).string(NodeProto.OP_TYPE, 'Add');
-  return new ProtoWriter().bytes(GraphProto.NODE, node).finish();
-}
-
-/** The NodeProto payload [start, end) with its first input replaced by `input`, other fields copied as is. */
-function rewireFirstInput(bytes: Uint8Array, start: number, end: number, input: string): Uint8Array {
-  const out = new ProtoWriter();
-  const r = new ProtoReader(bytes, start, end);
-  let replaced = false;
-  while (!r.done) {
-    const fieldStart = r.pos;
-    const t = r.tag();
-    r.skip(t.wire);
-    if (t.field === NodeProto.INPUT && !replaced) {
-      out.string(NodeProto.INPUT, input);
-      replaced = true;
-    } else out.raw(bytes.subarray(fieldStart, r.pos));
-  }
-  return out.finish();
+  return splicedModel(model, replace, extra);
 }
 
 /** ValueInfoProto for a float (or float16, ...) tensor of shape [1, tokens]. */

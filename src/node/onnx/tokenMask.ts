@@ -13,9 +13,9 @@ import type { AttentionSite } from '../attention';
 import { inferRanks } from '../attention';
 import { constantOf, intAttr, intsAttr } from './parse';
 import type { OnnxModel, OnnxNode } from '../../shared/graph';
-import { DataType, Dimension, GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
-import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
-import { concat } from '../../shared/concat';
+import { DataType, Dimension, GraphProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto } from '../../shared/onnxFields';
+import { ProtoWriter } from './protobuf';
+import { editedNode, nodeProto, splicedModel } from './graphEdit';
 
 export const KEY_MASK_INPUT = 'vit_inspector_batch_key_mask';
 export const POOL_WEIGHT_INPUT = 'vit_inspector_pool_weight';
@@ -59,70 +59,33 @@ export function withBatchedTokenMask(model: OnnxModel, sites: AttentionSite[], p
   }
   const poolNode: OnnxNode | undefined = pool ? graph.nodes.find((n) => n.name === pool.node && n.inputs[0] === pool.input) : undefined;
   const rank = sites.every((s) => s.rank === 4) ? 4 : 3;
-  const payload: Uint8Array[] = [];
-  const r = new ProtoReader(bytes, graph.range[0], graph.range[1]);
-  while (!r.done) {
-    const fieldStart = r.pos;
-    const t = r.tag();
-    if (t.field === GraphProto.NODE && t.wire === WireType.LEN) {
-      const [s, e] = r.lenRange();
-      const site = siteAt.get(s);
-      if (site) {
-        const masked = `${site.scores}/vit_inspector_batch_masked`;
-        payload.push(nodeField('Add', [site.scores, KEY_MASK_INPUT], masked, `${site.node}/vit_inspector_batch_mask_add`));
-        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewire(bytes, s, e, masked, null)).finish());
-        continue;
-      }
-      if (poolNode && s === poolNode.range[0]) {
-        const weighted = `${pool!.input}/vit_inspector_weighted`;
-        const mean = `${poolNode.outputs[0]}/vit_inspector_kept_mean`;
-        payload.push(nodeField('Mul', [pool!.input, POOL_WEIGHT_INPUT], weighted, `${poolNode.name}/vit_inspector_weight`));
-        payload.push(new ProtoWriter().bytes(GraphProto.NODE, rewire(bytes, s, e, weighted, mean)).finish());
-        payload.push(nodeField('Mul', [mean, POOL_SCALE_INPUT], poolNode.outputs[0], `${poolNode.name}/vit_inspector_scale`));
-        continue;
-      }
-    } else r.skip(t.wire);
-    payload.push(bytes.subarray(fieldStart, r.pos));
+  const replace = new Map<number, Uint8Array[]>();
+  for (const [start, site] of siteAt) {
+    const node = graph.nodes.find((n) => n.range[0] === start)!;
+    const masked = `${site.scores}/vit_inspector_batch_masked`;
+    replace.set(start, [
+      nodeProto({ op: 'Add', inputs: [site.scores, KEY_MASK_INPUT], outputs: [masked], name: `${site.node}/vit_inspector_batch_mask_add` }),
+      editedNode(bytes, node.range, { inputs: [masked, ...node.inputs.slice(1)] }),
+    ]);
   }
-  payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(KEY_MASK_INPUT, rank)).finish());
   if (poolNode) {
-    payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_WEIGHT_INPUT, 3)).finish());
-    payload.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_SCALE_INPUT, pool!.keepdims ? 3 : 2)).finish());
+    // ReduceMean(x) becomes ReduceMean(x · w) · scale: the mean over the kept tokens only
+    const weighted = `${pool!.input}/vit_inspector_weighted`;
+    const mean = `${poolNode.outputs[0]}/vit_inspector_kept_mean`;
+    replace.set(poolNode.range[0], [
+      nodeProto({ op: 'Mul', inputs: [pool!.input, POOL_WEIGHT_INPUT], outputs: [weighted], name: `${poolNode.name}/vit_inspector_weight` }),
+      editedNode(bytes, poolNode.range, { inputs: [weighted, ...poolNode.inputs.slice(1)], outputs: [mean, ...poolNode.outputs.slice(1)] }),
+      nodeProto({ op: 'Mul', inputs: [mean, POOL_SCALE_INPUT], outputs: [poolNode.outputs[0]], name: `${poolNode.name}/vit_inspector_scale` }),
+    ]);
+  }
+  const extra = [new ProtoWriter().bytes(GraphProto.INPUT, floatInput(KEY_MASK_INPUT, rank)).finish()];
+  if (poolNode) {
+    extra.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_WEIGHT_INPUT, 3)).finish());
+    extra.push(new ProtoWriter().bytes(GraphProto.INPUT, floatInput(POOL_SCALE_INPUT, pool!.keepdims ? 3 : 2)).finish());
   }
   const have = new Set(graph.outputs.map((o) => o.name));
-  for (const n of new Set(extraOutputs)) if (!have.has(n)) payload.push(new ProtoWriter().bytes(GraphProto.OUTPUT, new ProtoWriter().string(ValueInfoProto.NAME, n)).finish());
-  const body = concat(payload, Uint8Array);
-  const [gs, ge] = model.graphFieldRange;
-  const header = Uint8Array.from([...encodeVarint(ModelProto.GRAPH * 8 + WireType.LEN), ...encodeVarint(body.length)]);
-  return concat([bytes.subarray(0, gs), header, body, bytes.subarray(ge)], Uint8Array);
-}
-
-function nodeField(op: string, inputs: string[], output: string, name: string): Uint8Array {
-  const node = new ProtoWriter();
-  for (const i of inputs) node.string(NodeProto.INPUT, i);
-  node.string(NodeProto.OUTPUT, output).string(NodeProto.NAME, name).string(NodeProto.OP_TYPE, op);
-  return new ProtoWriter().bytes(GraphProto.NODE, node).finish();
-}
-
-/** The NodeProto payload [start, end) with its first input (and, given, its first output) replaced. */
-function rewire(bytes: Uint8Array, start: number, end: number, input: string, output: string | null): Uint8Array {
-  const out = new ProtoWriter();
-  const r = new ProtoReader(bytes, start, end);
-  let inputDone = false;
-  let outputDone = output === null;
-  while (!r.done) {
-    const fieldStart = r.pos;
-    const t = r.tag();
-    r.skip(t.wire);
-    if (t.field === NodeProto.INPUT && !inputDone) {
-      out.string(NodeProto.INPUT, input);
-      inputDone = true;
-    } else if (t.field === NodeProto.OUTPUT && !outputDone) {
-      out.string(NodeProto.OUTPUT, output!);
-      outputDone = true;
-    } else out.raw(bytes.subarray(fieldStart, r.pos));
-  }
-  return out.finish();
+  for (const n of new Set(extraOutputs)) if (!have.has(n)) extra.push(new ProtoWriter().bytes(GraphProto.OUTPUT, new ProtoWriter().string(ValueInfoProto.NAME, n)).finish());
+  return splicedModel(model, replace, extra);
 }
 
 /** ValueInfoProto for a float tensor of the given rank, every dim symbolic. */
