@@ -7,6 +7,7 @@
  *
  * Images per second = images ÷ the CLI's wall time from process start to exit (model loads, child process
  * starts included: what a user waits for), and the steady rate without the first image of each job.
+ * The ViT alone (--cnn none): the CNN's measured ERF costs a pass per cell (docs/survey-at-scale.md gives its cost).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ function survey(model: string | null, images: string, jobs: number): number {
   const out = mkdtempSync(join(tmpdir(), 'vit-survey-bench-'));
   try {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'survey', ...(model ? ['--model', model] : []), '--images', images, '--out', out, '--jobs', String(jobs)], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'survey', ...(model ? ['--model', model] : []), '--images', images, '--out', out, '--jobs', String(jobs), '--cnn', 'none'], { encoding: 'utf8' });
     const s = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(r.stderr);
     process.stderr.write(`  ${r.stdout.trim()}  [${s.toFixed(1)} s wall]\n`);

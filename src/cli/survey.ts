@@ -1,16 +1,18 @@
 /**
  * vit-inspector survey: the ViT paper's figure 7 over a folder. Per head, mean attention distance and
- * entropy over the images (mean, standard deviation, n); --shard for a slice, `survey merge` to combine.
+ * entropy over the images (mean, standard deviation, n), and per CNN layer the measured effective receptive
+ * field (--cnn, default the embedded CNN); --shard for a slice, `survey merge` to combine.
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defaultModels } from '../node/defaults';
 import { parseShard } from '../node/survey/files';
+import { SURVEY_CNN_CELL_PX } from '../node/survey/cnnErf';
 import { mergeSurveys, runSurvey, SUMMARY, type SurveyProgress } from '../node/survey/run';
 import { InspectorError } from '../shared/errors';
 import { intFlag, optional, parseFlags, required } from './args';
 
-export const usage = `vit-inspector survey [--model MODEL] --images DIR --out DIR [--limit N] [--shard i/n] [--jobs J] [--threads T]
+export const usage = `vit-inspector survey [--model MODEL] --images DIR --out DIR [--limit N] [--shard i/n] [--jobs J] [--threads T] [--cnn CNN|none] [--cnn-cell PX] [--batch B]
   vit-inspector survey merge SURVEY_DIR… --out DIR`;
 
 export async function surveyCommand(argv: string[]): Promise<number> {
@@ -18,7 +20,9 @@ export async function surveyCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     model: { type: 'string' }, images: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' },
     jobs: { type: 'string' }, threads: { type: 'string' }, 'max-model-mb': { type: 'string' },
+    cnn: { type: 'string' }, 'cnn-cell': { type: 'string' }, batch: { type: 'string' },
   });
+  const cnnFlag = optional(values, 'cnn');
   const shardText = optional(values, 'shard');
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -28,6 +32,11 @@ export async function surveyCommand(argv: string[]): Promise<number> {
   try {
     const { summary, progress } = await runSurvey({
       modelPath: resolve(optional(values, 'model') ?? defaultModels().vit),
+      cnn: cnnFlag === 'none' ? undefined : {
+        modelPath: resolve(cnnFlag ?? defaultModels().cnn),
+        cellPx: intFlag(values, 'cnn-cell', SURVEY_CNN_CELL_PX, 1),
+        batchSize: values.batch === undefined ? undefined : intFlag(values, 'batch', 32, 1),
+      },
       imagesDir: resolve(required(values, 'images')),
       outDir: resolve(required(values, 'out')),
       limit: values.limit === undefined ? undefined : intFlag(values, 'limit', 0, 1),

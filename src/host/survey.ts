@@ -1,8 +1,8 @@
 /**
  * "Survey Folder…": the explorer's context menu on a folder (or the Command Palette) runs `survey` over it
- * with the configured ViT, in as many inference processes as there are cores, with a cancellable
+ * with the configured ViT (and the configured CNN's measured receptive field beside it), in as many inference processes as there are cores, with a cancellable
  * notification; then a page shows figure 7 over the folder. The results live in the extension's storage,
- * one folder per (images, model): surveying the same folder again resumes a stopped survey, or redoes
+ * one folder per (images, models): surveying the same folder again resumes a stopped survey, or redoes
  * nothing if it is complete.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +23,7 @@ export interface SurveyContext {
   storage: vscode.Uri;
   workerPath: string;
   settings(): EffectiveSettings;
-  models(): { vit: string };
+  models(): { vit: string; cnn: string };
   log(line: string): void;
 }
 
@@ -41,11 +41,11 @@ export function registerSurvey(ctx: SurveyContext): vscode.Disposable {
 
 export async function surveyFolder(ctx: SurveyContext, folder: string): Promise<void> {
   const settings = ctx.settings();
-  const model = ctx.models().vit;
-  const outDir = join(ctx.storage.fsPath, 'surveys', `${basename(folder)}-${createHash('sha1').update(`${folder}\u0000${model}`).digest('hex').slice(0, 10)}`);
+  const { vit: model, cnn } = ctx.models();
+  const outDir = join(ctx.storage.fsPath, 'surveys', `${basename(folder)}-${createHash('sha1').update(`${folder}\u0000${model}\u0000${cnn}`).digest('hex').slice(0, 10)}`);
   // Each process holds its own copy of the model: a few are enough to keep the cores busy without filling the memory.
   const jobs = Math.min(availableParallelism(), MAX_JOBS);
-  ctx.log(`survey of ${folder} with ${model} into ${outDir} (${jobs} processes)`);
+  ctx.log(`survey of ${folder} with ${model} and ${cnn} into ${outDir} (${jobs} processes)`);
   try {
     const { summary, progress } = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `ViT Inspector: surveying ${basename(folder)}`, cancellable: true },
@@ -54,7 +54,7 @@ export async function surveyFolder(ctx: SurveyContext, folder: string): Promise<
         token.onCancellationRequested(() => ac.abort());
         let shown = 0;
         return runSurvey({
-          modelPath: model, imagesDir: folder, outDir, jobs, maxModelMB: settings.maxModelSizeMB,
+          modelPath: model, cnn: { modelPath: cnn }, imagesDir: folder, outDir, jobs, maxModelMB: settings.maxModelSizeMB,
           threads: settings.threads > 0 ? settings.threads : undefined,
           workerPath: ctx.workerPath, signal: ac.signal, log: ctx.log,
           onProgress: (p) => {

@@ -11,6 +11,7 @@ import type { ExportOptions, InspectRequest, OpenedInspection, WorkerKind, Worke
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import type { HeadStats } from './survey/headStats';
+import type { CnnErfRequest } from './survey/cnnErf';
 import type { ExplainRequest, Explanation } from './explain/explain';
 
 interface Pending {
@@ -87,9 +88,9 @@ export class InferenceClient {
     return this.call('anatomy', { request }, `taking head ${request.head} of layer ${request.layer} apart`, options);
   }
 
-  /** Per-head mean attention distance and entropy of one image (for surveys: only these numbers come back). */
-  headStats(request: InspectRequest, options: CallOptions = {}): Promise<HeadStats> {
-    return this.call('headStats', { request }, `surveying ${describe(request.image)}`, options);
+  /** Per-head mean attention distance and entropy of one image, and with `cnn` the CNN's ERF sides (for surveys: only these numbers come back). */
+  headStats(request: InspectRequest, options: CallOptions & { cnn?: CnnErfRequest } = {}): Promise<HeadStats> {
+    return this.call('headStats', { request, cnn: options.cnn }, `surveying ${describe(request.image)}`, options);
   }
 
   /** Class-specific maps, faithfulness and ERF (many passes: progress reports a fraction, and cancelling stops the child's passes). */

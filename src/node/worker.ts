@@ -6,6 +6,7 @@
 import { AnatomyEngine } from './anatomy/run';
 import { Engine } from './engine';
 import { headStats } from './survey/headStats';
+import { SurveyCnn } from './survey/cnnErf';
 import { explain } from './explain/explain';
 import { InspectorError, isInspectorError } from '../shared/errors';
 import { stageView } from '../shared/windows';
@@ -16,6 +17,7 @@ import type { OpenedInspection, WorkerRequest, WorkerResponse, WorkerResults } f
 
 const engine = new Engine();
 const anatomy = new AnatomyEngine();
+const surveyCnn = new SurveyCnn();
 const budgetMB = Number(process.env.VIT_INSPECTOR_STORE_MB) > 0 ? Number(process.env.VIT_INSPECTOR_STORE_MB) : DEFAULT_STORE_MB;
 const store = new TensorStore(budgetMB * 2 ** 20, (e) => {
   if (!e.view) engine.recycle(e.inspection);
@@ -82,7 +84,15 @@ async function result(req: WorkerRequest, progress: (message: string, fraction?:
       const inspection = await engine.inspect({ ...req.request, scores: false }, progress);
       const stats = headStats(inspection);
       engine.recycle(inspection);
-      return stats;
+      if (!req.cnn) return stats;
+      const controller = new AbortController();
+      cancellable.set(req.id, controller);
+      try {
+        const r = req.request;
+        return { ...stats, cnnErf: await surveyCnn.sides(req.cnn, r.image, r.threads ?? 0, r.maxModelMB, controller.signal) };
+      } finally {
+        cancellable.delete(req.id);
+      }
     }
     case 'explain': {
       const controller = new AbortController();

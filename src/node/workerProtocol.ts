@@ -10,6 +10,7 @@ import type { Inspection, ModelSummary, ReceptiveFieldReport } from '../shared/t
 import type { HeadAnatomy } from '../shared/anatomyTypes';
 import type { AnatomyRequest } from './anatomy/run';
 import type { HeadStats } from './survey/headStats';
+import type { CnnErfRequest } from './survey/cnnErf';
 import type { ExplainRequest, Explanation } from './explain/explain';
 
 export interface InspectRequest {
@@ -55,8 +56,8 @@ export interface WorkerParams {
   receptiveFields: { modelPath: string; maxModelMB?: number };
   /** One head taken apart (the Anatomy view and `vit-inspector anatomy`). */
   anatomy: { request: AnatomyRequest };
-  /** Survey: per-head mean distance and entropy of one image (only these numbers come back). */
-  headStats: { request: InspectRequest };
+  /** Survey: per-head mean distance and entropy of one image, and with `cnn` the CNN's measured ERF sides per layer (only these numbers come back; stoppable with 'cancel'). */
+  headStats: { request: InspectRequest; cnn?: CnnErfRequest };
   /** Class-specific maps, faithfulness and measured ERF (many passes; stoppable with 'cancel'). */
   explain: { request: ExplainRequest };
   /** Stops request `target` at its next onnxruntime run: handled at once, not queued, and never answered. */

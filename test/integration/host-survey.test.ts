@@ -51,9 +51,15 @@ test('Survey Folder… runs the default ViT over the folder with a cancellable n
   const html = panel.webview.html as string;
   assert.match(html, /Survey of images with vit-cifar10/);
   assert.match(html, /over 4 images/);
-  // default ViT: 6 layers × 4 heads, a point per head in each of the two charts, and a table row per head
-  assert.equal(html.match(/<circle /g)?.length, 2 * (6 * 4 + 4)); // points and legends
-  assert.equal(html.match(/<tr><td>/g)?.length, 6 * 4);
+  // default ViT: 6 layers × 4 heads, a point per head in each of the two ViT charts, and a table row per head;
+  // the default CNN's measured ERF beside them: a point per reported layer and side (20/50/99 %), and a row per layer
+  const cnnLayers = (html.match(/<tr><td>\d+<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><\/tr>/g) ?? []).length;
+  assert.equal(cnnLayers, 8);
+  assert.equal(html.match(/<circle /g)?.length, 2 * (6 * 4 + 4) + (cnnLayers * 3 + 3)); // points and legends
+  assert.equal(html.match(/<tr><td>/g)?.length, 6 * 4 + cnnLayers);
+  assert.match(html, /CNN \(cnn-cifar10\): measured receptive field/);
+  assert.match(html, /<title>layer 8, side holding 99 %: 32\.00 ± 0\.00 px \(n = 4\)<\/title>/);
+  assert.match(html, /one 2×2 px cell at a time/);
   assert.match(html, /default-src 'none'/);
   assert.doesNotMatch(html, /<script/);
   // the results are in the extension's storage, and a second survey of the same folder reuses them

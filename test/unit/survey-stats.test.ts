@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listImages, selectImages, parseShard } from '../../src/node/survey/files';
-import { summarise, type SurveyRecord } from '../../src/shared/survey';
+import { summarise, type CnnErfProtocol, type ImageRecord, type SurveyRecord } from '../../src/shared/survey';
 
 function records(n: number, seed = 1): SurveyRecord[] {
   let s = seed;
@@ -59,4 +59,33 @@ test('listImages: images under the folder, sorted by path, symlinks followed onc
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+const CNN: CnnErfProtocol = { model: 'cnn', sha256: 'x', cellPx: 2, delta: 1, unit: 'centre', fractions: [0.2, 0.5, 0.99] };
+
+test('summarise with the CNN: per layer and side, mean and sample std over the images; bit for bit whatever the order', () => {
+  const rs: SurveyRecord[] = [
+    { image: 'b', layers: 1, heads: 1, distance: [1], entropy: [1], cnnErf: [[2, 4, 6], [4, 8, 12]] },
+    { image: 'a', layers: 1, heads: 1, distance: [1], entropy: [1], cnnErf: [[4, 4, 8], [6, 10, 16]] },
+    { image: 'c', error: 'bad image' },
+  ];
+  const s = summarise('m', rs, CNN);
+  assert.equal(s.cnnErf?.layers, 2);
+  assert.equal(s.cnnErf?.n, 2);
+  assert.deepEqual(s.cnnErf?.protocol, CNN);
+  assert.deepEqual(s.cnnErf?.mean, { '0.2': [3, 5], '0.5': [4, 9], '0.99': [7, 14] });
+  assert.deepEqual(s.cnnErf?.std, { '0.2': [Math.SQRT2, Math.SQRT2], '0.5': [0, Math.SQRT2], '0.99': [Math.SQRT2, Math.SQRT2 * 2] });
+  assert.equal(summarise('m', rs).cnnErf, undefined); // --cnn none: no CNN block
+  // many images: the same bits in any order, a record met twice counted once
+  const many = records(41).map((r, i) => ({ ...(r as ImageRecord), cnnErf: [[i % 5, 2 + (i % 7) / 3, 10 + i / 7], [1 / (i + 1), 3, 9]] }));
+  const reversed = [...many].reverse();
+  assert.deepEqual(summarise('m', reversed, CNN), summarise('m', many, CNN));
+  assert.deepEqual(summarise('m', [...many, ...many.slice(3, 9)], CNN), summarise('m', many, CNN));
+});
+
+test('summarise with the CNN: a record without it, with other layers, or with other values for one image is an error', () => {
+  const a: ImageRecord = { image: 'a', layers: 1, heads: 1, distance: [1], entropy: [1], cnnErf: [[2, 4, 6]] };
+  assert.throws(() => summarise('m', [a, { ...a, image: 'b', cnnErf: undefined }], CNN), /b has no CNN receptive field/);
+  assert.throws(() => summarise('m', [a, { ...a, image: 'b', cnnErf: [[2, 4, 6], [2, 4, 6]] }], CNN), /b has no CNN receptive field of 1 layers/);
+  assert.throws(() => summarise('m', [a, { ...a, cnnErf: [[2, 4, 8]] }], CNN), /two different results/);
 });

@@ -23,9 +23,15 @@ function perturbed(image: Float32Array, g: Grid, index: number): Float32Array {
   return out;
 }
 
-export async function cnnErf(m: CnnModel, image: Float32Array, opts: RunOptions = {}): Promise<ErfReport> {
+/** The CNN's default cell side: ⌈max(H, W) / 64⌉ px (1 px for CIFAR's 32×32, so one pass per pixel). */
+export function defaultCnnCell(size: [number, number]): number {
+  return Math.max(1, Math.ceil(Math.max(...size) / 64));
+}
+
+/** `cellPx`: the perturbed cells' side in pixels (default defaultCnnCell); coarser cells, fewer passes (the survey's choice). */
+export async function cnnErf(m: CnnModel, image: Float32Array, opts: RunOptions & { cellPx?: number } = {}): Promise<ErfReport> {
   const [h, w] = m.prep.size;
-  const cell = Math.max(1, Math.ceil(Math.max(h, w) / 64));
+  const cell = Math.max(1, Math.floor(opts.cellPx ?? defaultCnnCell([h, w])));
   const g = makeGrid([h, w], Math.ceil(h / cell), Math.ceil(w / cell));
   if (cell > 1) {
     g.ys = Array.from({ length: g.rows + 1 }, (_, i) => Math.min(h, i * cell));

@@ -7,6 +7,8 @@ export interface HeadStats {
   heads: number;
   distance: number[]; // [layers * heads], input pixels
   entropy: number[]; // [layers * heads], nats
+  /** The CNN's measured ERF sides, [layer][20/50/99 %] in pixels, where the request named a CNN. */
+  cnnErf?: number[][];
 }
 
 export function headStats(inspection: Pick<Inspection, 'summary' | 'attention'>): HeadStats {

@@ -11,7 +11,8 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InspectorError, isInspectorError, type ErrorCode } from '../../shared/errors';
 import { IMAGE_EXTENSIONS } from '../../shared/imageFormats';
-import { isFailed, summarise, uniqueSorted, type SurveyRecord, type SurveySummary } from '../../shared/survey';
+import { isFailed, summarise, uniqueSorted, type CnnErfProtocol, type SurveyRecord, type SurveySummary } from '../../shared/survey';
+import { CNN_ERF_DELTA, CNN_ERF_UNIT, ERF_FRACTIONS, SURVEY_CNN_CELL_PX } from './cnnErf';
 import { InferenceClient } from '../inferenceClient';
 import { listImages, selectImages, type Shard } from './files';
 
@@ -19,9 +20,12 @@ export const RESULTS = 'results.jsonl';
 export const MANIFEST = 'survey.json';
 export const SUMMARY = 'summary.json';
 export const SUMMARY_CSV = 'summary.csv';
+export const SUMMARY_CNN_CSV = 'summary-cnn.csv';
 
 export interface SurveyOptions {
   modelPath: string;
+  /** The CNN whose measured ERF is surveyed beside the ViT (absent: none). */
+  cnn?: { modelPath: string; cellPx?: number; batchSize?: number };
   imagesDir: string;
   outDir: string;
   limit?: number;
@@ -54,6 +58,8 @@ export interface Manifest {
   limit: number | null;
   shard: Shard | null;
   total: number;
+  /** The CNN's ERF protocol; null (or absent, in surveys made before it existed) without one. */
+  cnn?: CnnErfProtocol | null;
 }
 
 /** Failures that concern the model, not one image: the whole survey stops on these. */
@@ -72,7 +78,9 @@ export async function runSurvey(opts: SurveyOptions): Promise<{ summary: SurveyS
     limit: opts.limit ?? null,
     shard: opts.shard ?? null,
     total: selected.length,
+    cnn: opts.cnn ? await cnnProtocol(opts.cnn.modelPath, opts.cnn.cellPx ?? SURVEY_CNN_CELL_PX) : null,
   };
+  const cnnRequest = opts.cnn && manifest.cnn ? { modelPath: opts.cnn.modelPath, cellPx: manifest.cnn.cellPx, batchSize: opts.cnn.batchSize } : undefined;
   await fsp.mkdir(opts.outDir, { recursive: true });
   await checkManifest(opts.outDir, manifest);
   const wanted = new Set(selected);
@@ -101,7 +109,7 @@ export async function runSurvey(opts: SurveyOptions): Promise<{ summary: SurveyS
       const image = todo[next++];
       let record: SurveyRecord;
       try {
-        const stats = await withRetry(() => client.headStats({ modelPath: opts.modelPath, image: join(imagesDir, image), topK: 1, threads, maxModelMB: opts.maxModelMB }, { signal: stop.signal }));
+        const stats = await withRetry(() => client.headStats({ modelPath: opts.modelPath, image: join(imagesDir, image), topK: 1, threads, maxModelMB: opts.maxModelMB }, { signal: stop.signal, cnn: cnnRequest }));
         record = { image, ...stats };
       } catch (e) {
         if (stop.signal.aborted) return;
@@ -136,7 +144,7 @@ export async function runSurvey(opts: SurveyOptions): Promise<{ summary: SurveyS
   if (opts.signal?.aborted) {
     throw new InspectorError('cancelled', `Stopped after ${progress.done} of ${progress.total} images; run the same survey again to resume.`);
   }
-  const summary = summarise(manifest.model.name, records);
+  const summary = summarise(manifest.model.name, records, manifest.cnn ?? undefined);
   await writeSummary(opts.outDir, summary);
   progress.elapsedMs = performance.now() - started;
   return { summary, progress };
@@ -163,6 +171,9 @@ export async function mergeSurveys(dirs: string[], outDir: string): Promise<Surv
   const manifests = await Promise.all(dirs.map(readManifest));
   const models = new Set(manifests.map((m) => m.model.sha256));
   if (models.size > 1) throw new InspectorError('bad-input', `The surveys were made with different models (${[...new Set(manifests.map((m) => m.model.name))].join(', ')}); merge only shards of one survey.`);
+  const cnns = new Set(manifests.map((m) => JSON.stringify(m.cnn ?? null)));
+  if (cnns.size > 1) throw new InspectorError('bad-input', 'The surveys measured the CNN\'s receptive field differently (another CNN, cell size, or none); merge only shards of one survey.');
+  const cnn = manifests[0].cnn ?? undefined;
   const all: SurveyRecord[] = [];
   for (const d of dirs) all.push(...(await readResults(d, false)));
   let records: SurveyRecord[];
@@ -173,9 +184,14 @@ export async function mergeSurveys(dirs: string[], outDir: string): Promise<Surv
   }
   await fsp.mkdir(outDir, { recursive: true });
   await fsp.writeFile(join(outDir, RESULTS), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  const merged = { version: 1, model: manifests[0].model, merged: dirs.map((d) => resolve(d)), shards: manifests.map((m) => m.shard), total: records.length };
+  const merged = { version: 1, model: manifests[0].model, cnn: cnn ?? null, merged: dirs.map((d) => resolve(d)), shards: manifests.map((m) => m.shard), total: records.length };
   await fsp.writeFile(join(outDir, MANIFEST), `${JSON.stringify(merged, null, 2)}\n`);
-  const summary = summarise(manifests[0].model.name, records);
+  let summary: SurveySummary;
+  try {
+    summary = summarise(manifests[0].model.name, records, cnn);
+  } catch (e) {
+    throw new InspectorError('bad-input', `${(e as Error).message}; merge only shards of one survey.`);
+  }
   await writeSummary(outDir, summary);
   return summary;
 }
@@ -189,6 +205,20 @@ async function writeSummary(dir: string, summary: SurveySummary): Promise<void> 
     }
   }
   await fsp.writeFile(join(dir, SUMMARY_CSV), `${rows.join('\n')}\n`);
+  const c = summary.cnnErf;
+  if (!c) return;
+  const fs = c.protocol.fractions.map(String);
+  const cnnRows = [['depth', 'n', ...fs.flatMap((f) => [`erf${Math.round(Number(f) * 100)}_mean`, `erf${Math.round(Number(f) * 100)}_std`])].join(',')];
+  for (let l = 0; l < c.layers; l++) cnnRows.push([l + 1, c.n, ...fs.flatMap((f) => [c.mean[f][l], c.std[f][l]])].join(','));
+  await fsp.writeFile(join(dir, SUMMARY_CNN_CSV), `${cnnRows.join('\n')}\n`);
+}
+
+async function cnnProtocol(modelPath: string, cellPx: number): Promise<CnnErfProtocol> {
+  if (!Number.isInteger(cellPx) || cellPx < 1) throw new InspectorError('bad-input', `The CNN's cell size must be a whole number of pixels ≥ 1 (got ${cellPx}).`);
+  return {
+    model: basename(resolve(modelPath)), sha256: await modelHash(modelPath, 'the CNN (--cnn)'), cellPx, delta: CNN_ERF_DELTA,
+    unit: CNN_ERF_UNIT, fractions: [...ERF_FRACTIONS],
+  };
 }
 
 /**
@@ -232,17 +262,19 @@ async function checkManifest(dir: string, m: Manifest): Promise<void> {
   const file = join(dir, MANIFEST);
   if (existsSync(file)) {
     const old = await readManifest(dir);
-    const same = old.model?.sha256 === m.model.sha256 && old.limit === m.limit && JSON.stringify(old.shard) === JSON.stringify(m.shard);
-    if (!same) throw new InspectorError('bad-input', `${dir} holds another survey (model ${old.model?.name}, shard ${old.shard ? `${old.shard.index}/${old.shard.count}` : 'none'}, limit ${old.limit ?? 'none'}). Choose another --out folder.`);
+    const same = old.model?.sha256 === m.model.sha256 && old.limit === m.limit && JSON.stringify(old.shard) === JSON.stringify(m.shard)
+      && JSON.stringify(old.cnn ?? null) === JSON.stringify(m.cnn ?? null);
+    const cnn = old.cnn ? `${old.cnn.model} at ${old.cnn.cellPx} px cells` : 'none';
+    if (!same) throw new InspectorError('bad-input', `${dir} holds another survey (model ${old.model?.name}, CNN ${cnn}, shard ${old.shard ? `${old.shard.index}/${old.shard.count}` : 'none'}, limit ${old.limit ?? 'none'}). Choose another --out folder.`);
   }
   await fsp.writeFile(file, `${JSON.stringify(m, null, 2)}\n`);
 }
 
 /** SHA-256 over the model's files: the .onnx and, for a folder, its configs (preprocessing changes the values too). */
-async function modelHash(modelPath: string): Promise<string> {
+async function modelHash(modelPath: string, what = '--model'): Promise<string> {
   const path = resolve(modelPath);
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new InspectorError('file-not-found', `${path} does not exist. Give --model an .onnx file or a model folder.`);
+  if (!st) throw new InspectorError('file-not-found', `${path} does not exist. Give ${what} an .onnx file or a model folder.`);
   const files = st.isDirectory()
     ? ['model.onnx', join('onnx', 'model.onnx'), 'config.json', 'preprocessor_config.json'].map((f) => join(path, f)).filter((f) => existsSync(f))
     : [path];
