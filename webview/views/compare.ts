@@ -76,7 +76,7 @@ export function paintChart(): void {
   els.chart.setAttribute('aria-label', `Mean attention distance of every head against depth, and the CNN theoretical receptive field against depth, in input pixels.${erf ? ` ${erfDescription(erf)}` : ' Run Explain to add the measured effective receptive fields.'}`);
 }
 
-/** The explanation's measured ERF in the chart's units (the ViT's input pixels), when it is of the model shown. */
+/** The explanation's measured ERF in the chart's units (the ViT's input pixels); explain.ts drops it at each new inspection. */
 function measuredErf(): DistanceChartInput['erf'] {
   const x = currentExplanation();
   const p = app.model.payload!;
