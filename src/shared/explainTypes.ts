@@ -44,6 +44,11 @@ export interface ErfLayer {
   centre: [number, number];
   /** Σ_channels |Δ| per input cell, [rows · cols]. */
   map: number[];
+  /**
+   * ViT only: the measured unit's (the centre patch token's) attention row at this block in the plain run of
+   * the image, averaged over heads, over the patch tokens (prefix tokens left out), float32 [rows · cols].
+   */
+  attention?: Float32Array;
 }
 
 export interface ErfReport {

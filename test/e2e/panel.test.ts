@@ -220,6 +220,13 @@ test('Explain: the class-specific maps of both models, their faithfulness and th
   assert.equal(await wv.locator('#vi-explain-table tbody tr').count(), 6, 'four ViT maps and two CNN maps scored');
   assert.ok(await colours(wv, '#vi-explain-cnn-erf') > 4, 'the CNN ERF is drawn');
   assert.match((await wv.locator('#vi-explain-erf-caption').textContent()) ?? '', /theoretical/);
+  // the centre token's attention came with the explanation (no query on the centre patch needed): 10% of 8×8 patches
+  assert.equal(((await wv.locator('#vi-explain-vit-erf').getAttribute('data-attention-top')) ?? '').split(',').length, 6);
+  // the measured ERF joined the distance-vs-depth chart: 6 ViT blocks and the CNN's layers
+  const chart = wv.locator('#vi-distance-chart[data-erf-points]:not([data-erf-points="0"])');
+  await chart.waitFor({ state: 'attached', timeout: 30_000 });
+  assert.ok(Number(await chart.getAttribute('data-erf-points')) > 6);
+  assert.match((await chart.getAttribute('aria-label')) ?? '', /ViT measured ERF.*CNN measured ERF/);
   await shot('03b-explain.png');
 });
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { defaultModels } from '../../src/node/defaults';
+import { Engine } from '../../src/node/engine';
 import { cnnErf, vitErf } from '../../src/node/explain/erf';
 import { explain } from '../../src/node/explain/explain';
 import { faithfulness } from '../../src/node/explain/faithfulness';
@@ -100,6 +101,30 @@ describe('faithfulness and ERF invariants on the default models', () => {
       assert.ok(l.map.every((v) => v >= 0) && l.map.some((v) => v > 0));
       assert.ok(l.sides['0.2'] <= l.sides['0.5'] && l.sides['0.5'] <= l.sides['0.99'] && l.sides['0.99'] <= 32, JSON.stringify(l.sides));
       assert.ok(l.sides['0.2'] >= 4 && l.sides['0.2'] % 4 === 0, 'sides are whole patches');
+    }
+  });
+
+  test('ViT ERF: each block carries the centre token\'s attention, the engine\'s rows [layer][head][centre] averaged over heads', async () => {
+    const r = await vitErf(vit, vitImage);
+    const inspection = await new Engine().inspect({ modelPath: models.vit, image, threads: 1, scores: false });
+    const { grid: [rows, cols], prefixTokens, tokens: n } = inspection.summary.layout;
+    const heads = inspection.summary.heads;
+    const prefix = prefixTokens.length;
+    const centre = prefix + Math.floor(rows / 2) * cols + Math.floor(cols / 2);
+    assert.equal(r.layers.length, inspection.summary.layers);
+    for (const l of r.layers) {
+      const att = l.attention!;
+      assert.ok(att instanceof Float32Array && att.length === rows * cols, `block ${l.depth}: ${att?.length} values`);
+      let worst = 0;
+      let total = 0;
+      for (let k = 0; k < rows * cols; k++) {
+        let mean = 0;
+        for (let hd = 0; hd < heads; hd++) mean += inspection.attention[(((l.depth - 1) * heads + hd) * n + centre) * n + prefix + k] / heads;
+        worst = Math.max(worst, Math.abs(att[k] - mean));
+        total += att[k];
+      }
+      assert.ok(worst <= 1e-5, `block ${l.depth}: attention differs from the engine's by ${worst}`);
+      assert.ok(total > 0.05 && total <= 1 + 1e-5, `block ${l.depth}: ${total} of the row on the patches`);
     }
   });
 });

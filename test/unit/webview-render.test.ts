@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { distanceChart, linearScale, niceDomain, niceTicks } from '../../webview/logic/chart';
+import { distanceChart, erfDescription, erfSides, linearScale, niceDomain, niceTicks, topCells } from '../../webview/logic/chart';
+import type { ErfReport } from '../../src/shared/explainTypes';
 import { FNV_SEED, HeadsPainter, colorizeMap, greyLut, lutIndex, packLut, packRGBA, paintMap, range, unpackRGBA } from '../../webview/logic/colorize';
 import { sheetLayout } from '../../webview/logic/geometry';
 import { packedLut } from '../../webview/logic/palette';
@@ -144,4 +145,49 @@ test('the distance chart puts head dots and the CNN line on one pixel axis', () 
   assert.equal(g.inputLineY, g.y(224));
   const noCnn = distanceChart({ vitLayers: 2, heads: 2, distances, cnnRf: null, inputPx: 224 }, 400, 300);
   assert.equal(noCnn.line.length, 0);
+  assert.equal(noCnn.erf.length, 0, 'no measured ERF before an explanation');
+});
+
+const erfLayer = (depth: number, lo: number, mid: number, hi: number) => ({
+  depth, output: `t${depth}`, sides: { '0.2': lo, '0.5': mid, '0.99': hi }, theoretical: [32, 32] as [number, number], centre: [16, 16] as [number, number], map: [],
+});
+
+test('measured ERF sides convert from a model\'s input pixels to the chart\'s (the ViT input) like the CNN line', () => {
+  const report: ErfReport = { unit: 'u', perturbation: 'p', cellPx: [4, 4], grid: [8, 8], layers: [erfLayer(1, 4, 8, 20), erfLayer(2, 8, 12, 32)] };
+  // same input: unchanged
+  assert.deepEqual(erfSides(report, [32, 32], [32, 32]), [{ depth: 1, lo: 4, mid: 8, hi: 20 }, { depth: 2, lo: 8, mid: 12, hi: 32 }]);
+  // a CNN on 64×64 drawn on a 32×32 ViT's axis: half; a 64×16 input onto 32×32: sqrt(1/2 · 2) = 1
+  assert.deepEqual(erfSides(report, [64, 64], [32, 32])[1], { depth: 2, lo: 4, mid: 6, hi: 16 });
+  assert.deepEqual(erfSides(report, [64, 16], [32, 32])[0], { depth: 1, lo: 4, mid: 8, hi: 20 });
+});
+
+test('the distance chart places the measured ERF: ViT per block, CNN at relative depth, whiskers 20–99%, on the pixel axis', () => {
+  const distances = new Float32Array([4, 6, 10, 14, 12, 20]); // 3 layers x 2 heads
+  const vit = [{ depth: 1, lo: 4, mid: 8, hi: 16 }, { depth: 2, lo: 4, mid: 12, hi: 24 }, { depth: 3, lo: 8, mid: 16, hi: 32 }];
+  const cnn = [{ depth: 2, lo: 2, mid: 4, hi: 6 }, { depth: 4, lo: 4, mid: 10, hi: 18 }];
+  const g = distanceChart({ vitLayers: 3, heads: 2, distances, cnnRf: [3, 7, 15, 40], inputPx: 32, erf: { vit, cnn, cnnLayers: 4 } }, 400, 300);
+  assert.equal(g.erf.length, 5);
+  const v = g.erf.filter((m) => m.model === 'vit');
+  const c = g.erf.filter((m) => m.model === 'cnn');
+  assert.deepEqual(v.map((m) => m.x), [g.x(1), g.x(2), g.x(3)], 'ViT block ℓ sits at layer ℓ, with its dots');
+  assert.deepEqual(v.map((m) => [m.yLo, m.y, m.yHi]), vit.map((s) => [g.y(s.lo), g.y(s.mid), g.y(s.hi)]));
+  assert.ok(v.every((m) => m.yLo > m.y && m.y > m.yHi), 'the 99% end of the whisker is higher up');
+  // the CNN's layer 2 of 4 at half the ViT's depth, where the theoretical line has its second point
+  assert.equal(c[0].x, g.x(1.5));
+  assert.equal(c[0].x, g.line[1].x);
+  assert.equal(c[1].x, g.line[3].x);
+  assert.equal(c[1].y, g.y(10));
+  // the axis grows to hold the largest 99% side
+  const tall = distanceChart({ vitLayers: 3, heads: 2, distances, cnnRf: null, inputPx: 32, erf: { vit: [{ depth: 1, lo: 1, mid: 2, hi: 90 }], cnn: null, cnnLayers: 1 } }, 400, 300);
+  assert.ok(tall.y.domain[1] >= 90 && tall.erf[0].yHi >= tall.plot.y0);
+  assert.equal(tall.erf.length, 1);
+});
+
+test('the measured ERF in words (the chart\'s accessible label) and the top attention cells', () => {
+  const text = erfDescription({ vit: [{ depth: 1, lo: 4, mid: 8.4, hi: 20 }], cnn: [{ depth: 3, lo: 2, mid: 5, hi: 9.6 }], cnnLayers: 5 });
+  assert.match(text, /ViT measured ERF.*per block: 1: 8 px \(4–20\)\./);
+  assert.match(text, /CNN measured ERF.*per layer: 3: 5 px \(2–10\)\./);
+  assert.doesNotMatch(erfDescription({ vit: [], cnn: null, cnnLayers: 1 }), /CNN/);
+  assert.deepEqual(topCells([0.1, 0.5, 0.2, 0.5, 0, 0, 0, 0, 0, 0.2], 0.2), [1, 3]);
+  assert.deepEqual(topCells([0.3, 0.1], 0.1), [0], 'at least one cell');
 });

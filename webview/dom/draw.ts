@@ -13,6 +13,8 @@ export interface Theme {
   line: string; // CNN line
   dot: string; // ViT dots
   dotOff: string;
+  erfVit: string; // measured ERF, ViT
+  erfCnn: string; // measured ERF, CNN
   mask: string;
   font: string;
 }
@@ -33,6 +35,8 @@ export function readTheme(): Theme {
     line: v('--vscode-charts-orange', '#d18616'),
     dot: v('--vscode-charts-blue', '#3794ff'),
     dotOff: v('--vscode-disabledForeground', '#888888'),
+    erfVit: v('--vscode-charts-purple', '#b180d7'),
+    erfCnn: v('--vscode-charts-green', '#89d185'),
     mask: v('--vscode-charts-yellow', '#cca700'),
     font: `${v('--vscode-font-size', '12px')} ${v('--vscode-font-family', 'sans-serif')}`,
   };
@@ -143,7 +147,7 @@ export function shadeOutside(ctx: CanvasRenderingContext2D, mask: Uint8Array, ro
 }
 
 /** Draws the distance chart (dots = ViT heads, line = CNN receptive field), with labelled axes. */
-export function drawChart(ctx: CanvasRenderingContext2D, g: ChartGeometry, t: Theme, labels: { x: string; y: string; dots: string; line: string | null; input: string }): void {
+export function drawChart(ctx: CanvasRenderingContext2D, g: ChartGeometry, t: Theme, labels: { x: string; y: string; dots: string; line: string | null; input: string; erfVit?: string | null; erfCnn?: string | null }): void {
   const { plot } = g;
   ctx.save();
   ctx.clearRect(0, 0, g.width, g.height);
@@ -218,6 +222,7 @@ export function drawChart(ctx: CanvasRenderingContext2D, g: ChartGeometry, t: Th
     ctx.fill();
   }
   ctx.globalAlpha = 1;
+  drawErfMarks(ctx, g, t);
   // legend
   ctx.textAlign = 'left';
   ctx.textBaseline = 'middle';
@@ -238,6 +243,70 @@ export function drawChart(ctx: CanvasRenderingContext2D, g: ChartGeometry, t: Th
     ctx.lineTo(lx + 16, ly);
     ctx.stroke();
     ctx.fillText(labels.line, lx + 20, ly);
+  }
+  // second row: the measured ERF series
+  let ex = plot.x0 + 8;
+  for (const [label, colour, model] of [[labels.erfVit, t.erfVit, 'vit'], [labels.erfCnn, t.erfCnn, 'cnn']] as const) {
+    if (!label) continue;
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(ex + 4, ly + 12);
+    ctx.lineTo(ex + 4, ly + 24);
+    ctx.stroke();
+    erfMarker(ctx, model, ex + 4, ly + 18);
+    ctx.fillStyle = t.fg;
+    ctx.fillText(label, ex + 12, ly + 18);
+    ex += 24 + ctx.measureText(label).width;
+  }
+  ctx.restore();
+}
+
+/** A measured-ERF point: a square (ViT) or a diamond (CNN), so the two read apart without colour. */
+function erfMarker(ctx: CanvasRenderingContext2D, model: 'vit' | 'cnn', x: number, y: number): void {
+  ctx.beginPath();
+  if (model === 'vit') ctx.rect(x - 3, y - 3, 6, 6);
+  else {
+    ctx.moveTo(x, y - 4);
+    ctx.lineTo(x + 4, y);
+    ctx.lineTo(x, y + 4);
+    ctx.lineTo(x - 4, y);
+    ctx.closePath();
+  }
+  ctx.fill();
+}
+
+/** The measured ERF of each model: a line through the 50 % sides, a whisker from the 20 % to the 99 % side. */
+function drawErfMarks(ctx: CanvasRenderingContext2D, g: ChartGeometry, t: Theme): void {
+  const { plot } = g;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(plot.x0, plot.y0, plot.x1 - plot.x0, plot.y1 - plot.y0);
+  ctx.clip();
+  for (const model of ['cnn', 'vit'] as const) {
+    const marks = g.erf.filter((m) => m.model === model);
+    if (!marks.length) continue;
+    const colour = model === 'vit' ? t.erfVit : t.erfCnn;
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash(model === 'cnn' ? [5, 3] : []);
+    ctx.beginPath();
+    marks.forEach((m, i) => (i ? ctx.lineTo(m.x, m.y) : ctx.moveTo(m.x, m.y)));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    for (const m of marks) {
+      ctx.beginPath();
+      ctx.moveTo(m.x, m.yLo);
+      ctx.lineTo(m.x, m.yHi);
+      ctx.moveTo(m.x - 3, m.yLo);
+      ctx.lineTo(m.x + 3, m.yLo);
+      ctx.moveTo(m.x - 3, m.yHi);
+      ctx.lineTo(m.x + 3, m.yHi);
+      ctx.stroke();
+      erfMarker(ctx, model, m.x, m.y);
+    }
   }
   ctx.restore();
 }

@@ -165,7 +165,7 @@ export function buildSkeleton(host: HTMLElement): Els {
       cnnPanel),
     h('h2', {}, 'Attention distance vs receptive field'),
     chart,
-    h('p', { class: 'vi-hint' }, 'Dots: mean attention distance of each head (patch queries, weights over patch keys, input pixels). Line: the CNN\u2019s theoretical receptive field size \u221a(h\u00b7w) at the same relative depth. Early ViT heads already attend both locally and globally; a CNN\u2019s field grows layer by layer.'));
+    h('p', { class: 'vi-hint' }, 'Dots: mean attention distance of each head (patch queries, weights over patch keys, input pixels). Line: the CNN\u2019s theoretical receptive field size \u221a(h\u00b7w) at the same relative depth. After Explain: the measured effective receptive field of each model\u2019s centre unit (squares: ViT blocks; diamonds: CNN layers), the side of the square holding 50% of its change, the bar from 20% to 99%. Early ViT heads already attend both locally and globally; a CNN\u2019s field grows layer by layer.'));
 
   // ---- Scaling & masking
   const scalingLayer = range('vi-scaling-layer', 'Layer', 1, 12, 1, 1);

@@ -1,4 +1,5 @@
 /** DOM-free chart maths: linear scales, tick values, and the ViT-vs-CNN distance chart's data in pixels. */
+import type { ErfReport } from '../../src/shared/explainTypes';
 
 export interface LinearScale {
   (v: number): number;
@@ -53,6 +54,26 @@ export interface DistanceChartInput {
   /** ViT input size (long side), drawn as a reference line. */
   inputPx: number;
   disabled?: (lh: number) => boolean;
+  /** Measured ERF sides (chart pixels) once an explanation has arrived: the ViT's per block, the CNN's per layer. */
+  erf?: { vit: ErfSides[]; cnn: ErfSides[] | null; cnnLayers: number } | null;
+}
+
+/** One depth's measured ERF: squares holding 20 % (lo), 50 % (mid) and 99 % (hi) of the unit's change, chart pixels. */
+export interface ErfSides {
+  depth: number; // 1-based block (ViT) or layer (CNN)
+  lo: number;
+  mid: number;
+  hi: number;
+}
+
+export interface ErfMark {
+  model: 'vit' | 'cnn';
+  depth: number;
+  x: number;
+  y: number; // the 50 % side
+  yLo: number; // 20 %
+  yHi: number; // 99 %
+  sides: ErfSides;
 }
 
 export interface ChartGeometry {
@@ -63,7 +84,25 @@ export interface ChartGeometry {
   y: LinearScale; // input pixels -> px
   dots: { x: number; y: number; layer: number; head: number; disabled: boolean }[];
   line: { x: number; y: number }[];
+  /** Measured ERF marks (empty before an explanation), ViT first, each model's in depth order. */
+  erf: ErfMark[];
   inputLineY: number;
+}
+
+/**
+ * A model's measured ERF sides in the chart's pixels: the report's sides are in that model's input pixels,
+ * scaled like the CNN line (cnnRfSizes: the geometric mean of the two axes' ratios) onto the ViT's input.
+ */
+export function erfSides(report: ErfReport, modelInput: [number, number], chartInput: [number, number]): ErfSides[] {
+  const k = Math.sqrt((chartInput[0] / modelInput[0]) * (chartInput[1] / modelInput[1]));
+  return report.layers.map((l) => ({ depth: l.depth, lo: l.sides['0.2'] * k, mid: l.sides['0.5'] * k, hi: l.sides['0.99'] * k }));
+}
+
+/** The measured ERF series in words, for the chart's accessible label. */
+export function erfDescription(erf: NonNullable<DistanceChartInput['erf']>): string {
+  const part = (name: string, unit: string, s: ErfSides[]) => `${name} measured ERF, side holding 50% of the change (20–99%) per ${unit}: ${
+    s.map((p) => `${p.depth}: ${Math.round(p.mid)} px (${Math.round(p.lo)}–${Math.round(p.hi)})`).join(', ')}.`;
+  return [part('ViT', 'block', erf.vit), erf.cnn ? part('CNN', 'layer', erf.cnn) : ''].filter(Boolean).join(' ');
 }
 
 /**
@@ -76,6 +115,7 @@ export function distanceChart(inp: DistanceChartInput, width: number, height: nu
   let maxY = inp.inputPx;
   for (let i = 0; i < inp.distances.length; i++) if (inp.distances[i] > maxY) maxY = inp.distances[i];
   if (inp.cnnRf) for (const r of inp.cnnRf) if (r > maxY) maxY = r;
+  for (const p of [...(inp.erf?.vit ?? []), ...(inp.erf?.cnn ?? [])]) if (p.hi > maxY) maxY = p.hi;
   const x = linearScale([0, L + 0.5], [plot.x0, plot.x1]);
   const y = linearScale(niceDomain(0, maxY, 5), [plot.y1, plot.y0]);
   const dots: ChartGeometry['dots'] = [];
@@ -91,5 +131,18 @@ export function distanceChart(inp: DistanceChartInput, width: number, height: nu
     }
   }
   const line = (inp.cnnRf ?? []).map((r, i, a) => ({ x: x(((i + 1) / a.length) * L), y: y(r) }));
-  return { width, height, plot, x, y, dots, line, inputLineY: y(inp.inputPx) };
+  // the ViT's ERF at its block; the CNN's at the same relative depth as its theoretical field on the line
+  const mark = (model: ErfMark['model'], s: ErfSides, at: number): ErfMark => ({ model, depth: s.depth, x: x(at), y: y(s.mid), yLo: y(s.lo), yHi: y(s.hi), sides: s });
+  const cnnLayers = Math.max(1, inp.erf?.cnnLayers ?? 1);
+  const erf = [
+    ...(inp.erf?.vit ?? []).map((s) => mark('vit', s, s.depth)),
+    ...(inp.erf?.cnn ?? []).map((s) => mark('cnn', s, (s.depth / cnnLayers) * L)),
+  ];
+  return { width, height, plot, x, y, dots, line, erf, inputLineY: y(inp.inputPx) };
+}
+
+/** Indices of the largest `fraction` of `values` (at least one), largest first, ties by index. */
+export function topCells(values: ArrayLike<number>, fraction: number): number[] {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+  return order.slice(0, Math.max(1, Math.round(values.length * fraction)));
 }

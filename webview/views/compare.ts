@@ -1,9 +1,10 @@
 /** The ViT vs CNN view: the ViT layer's map beside the CNN unit's receptive field, and the distance-by-depth chart. */
 import { app, dims, query } from '../app';
-import { distanceChart } from '../logic/chart';
+import { distanceChart, erfDescription, erfSides, type DistanceChartInput } from '../logic/chart';
 import { cnnRfSizes, rfBoxForToken } from '../logic/compare';
 import { tokenName, tokenToPatch } from '../logic/geometry';
 import { ctx2d, drawChart, sizeCanvas, strokeRect } from '../dom/draw';
+import { currentExplanation } from './explain';
 import { currentLayerMap, drawImageWithMap, paintedToken } from './imageMap';
 
 export function paintCompare(): void {
@@ -59,14 +60,31 @@ export function paintChart(): void {
   sizeCanvas(els.chart, width, 300);
   const stats = app.model.headStats;
   if (!stats) return; // asked for when this view shows; painted when it comes
+  const erf = measuredErf();
   const g = distanceChart({
     vitLayers: d.layers, heads: d.heads, distances: stats.meanDistance, cnnRf: p.cnn ? cnnRfSizes(p.cnn, p.summary.layout) : null,
-    inputPx: Math.max(...p.summary.layout.inputSize), disabled: (lh) => state.disabledHeads.includes(lh),
+    inputPx: Math.max(...p.summary.layout.inputSize), disabled: (lh) => state.disabledHeads.includes(lh), erf,
   }, width, 300);
   drawChart(ctx2d(els.chart), g, app.theme, {
     x: 'network depth (ViT layer; CNN layers at the same relative depth)', y: 'input pixels',
-    dots: 'ViT mean attention distance (per head)', line: p.cnn ? 'CNN receptive field' : null, input: `input ${Math.max(...p.summary.layout.inputSize)} px`,
+    dots: 'ViT mean attention distance (per head)', line: p.cnn ? 'CNN theoretical receptive field' : null, input: `input ${Math.max(...p.summary.layout.inputSize)} px`,
+    erfVit: erf ? 'ViT measured ERF (50%; bar 20–99%)' : null, erfCnn: erf?.cnn ? 'CNN measured ERF (50%; bar 20–99%)' : null,
   });
   els.chart.dataset.dots = String(g.dots.length);
   els.chart.dataset.linePoints = String(g.line.length);
+  els.chart.dataset.erfPoints = String(g.erf.length);
+  els.chart.setAttribute('aria-label', `Mean attention distance of every head against depth, and the CNN theoretical receptive field against depth, in input pixels.${erf ? ` ${erfDescription(erf)}` : ' Run Explain to add the measured effective receptive fields.'}`);
+}
+
+/** The explanation's measured ERF in the chart's units (the ViT's input pixels); explain.ts drops it at each new inspection. */
+function measuredErf(): DistanceChartInput['erf'] {
+  const x = currentExplanation();
+  const p = app.model.payload!;
+  if (!x?.vit.erf) return null;
+  const chartInput = p.summary.layout.inputSize;
+  return {
+    vit: erfSides(x.vit.erf, x.vit.inputSize, chartInput),
+    cnn: x.cnn?.erf ? erfSides(x.cnn.erf, x.cnn.inputSize, chartInput) : null,
+    cnnLayers: p.cnn?.layers.length ?? Math.max(1, ...(x.cnn?.erf?.layers.map((l) => l.depth) ?? [])),
+  };
 }

@@ -2,16 +2,18 @@
  * The "Explain" section of the ViT vs CNN view: a class picker (top-1 by default, any class), the class-specific
  * map over the image for the ViT (Transformer Input Sampling) and the CNN (RISE on the same grid), the deletion
  * and insertion curves of every map with their AUCs, and the measured effective receptive field at matched
- * depth (ViT block ℓ beside the CNN layer at the same relative depth, with its theoretical box and the ViT's
- * attention there), and the measured ERF against depth. The passes run in the host's inference process under a
- * cancellable progress notification. Self-contained: its own DOM, its own message listener.
+ * depth (ViT block ℓ beside the CNN layer at the same relative depth, each with its theoretical box, and the
+ * ViT's centre-token attention there); the measured sides against depth go into the distance-vs-depth chart
+ * (compare.ts). The passes run in the host's inference process under a cancellable progress notification. Self-contained: its own DOM, its own message listener.
  */
 import type { Explanation, ModelExplanation } from '../../src/shared/explainTypes';
 import type { HostToWebview } from '../../src/shared/protocol';
 import { app, post } from '../app';
 import { ctx2d, drawMap, sizeCanvas, strokeRect } from '../dom/draw';
 import { h } from '../dom/skeleton';
+import { topCells } from '../logic/chart';
 import { packedLut } from '../logic/palette';
+import { invalidate } from '../schedule';
 
 const MAP_NAMES: Record<string, string> = { classSpecific: 'class-specific', attention: 'last-layer CLS attention', rollout: 'rollout', random: 'random (baseline)' };
 
@@ -28,7 +30,6 @@ interface ExplainEls {
   vitErf: HTMLCanvasElement;
   cnnErf: HTMLCanvasElement;
   erfCaption: HTMLElement;
-  erfChart: HTMLCanvasElement;
 }
 
 let els: ExplainEls | null = null;
@@ -51,7 +52,6 @@ export function mountExplain(parent: HTMLElement): void {
     vitErf: canvas('vi-explain-vit-erf', 'ViT measured effective receptive field and attention at this depth'),
     cnnErf: canvas('vi-explain-cnn-erf', 'CNN measured effective receptive field and theoretical field at the matched depth'),
     erfCaption: h('p', { class: 'vi-hint', id: 'vi-explain-erf-caption' }),
-    erfChart: canvas('vi-explain-erf-chart', 'Measured ERF side (50% of the change) against relative depth, with the theoretical field'),
   };
   parent.append(h('section', { id: 'vi-explain', 'aria-label': 'Class-specific maps, faithfulness and effective receptive field' },
     h('h2', {}, 'What made the models say it: class-specific maps by forward passes'),
@@ -66,7 +66,8 @@ export function mountExplain(parent: HTMLElement): void {
     h('div', { class: 'vi-row' },
       h('figure', { class: 'vi-col vi-figure' }, h('figcaption', {}, 'ViT: change of the centre token (colour) and its attention (contour)'), e.vitErf),
       h('figure', { class: 'vi-col vi-figure' }, h('figcaption', {}, 'CNN at matched depth: change of the centre unit, theoretical box'), e.cnnErf)),
-    e.erfCaption, e.erfChart));
+    e.erfCaption,
+    h('p', { class: 'vi-hint' }, 'The measured sides against depth are drawn in the distance-vs-depth chart above, beside the theoretical field and the mean attention distance.')));
   els = e;
   run.addEventListener('click', requestExplain);
   classSelect.addEventListener('keydown', (ev) => {
@@ -102,6 +103,7 @@ function onHostMessage(m: HostToWebview): void {
   if (!els) return;
   if (m?.type === 'inspection') {
     result = null;
+    invalidate('chart');
     queueMicrotask(explainPredictionsChanged);
     return;
   }
@@ -118,6 +120,12 @@ function onHostMessage(m: HostToWebview): void {
   const layers = v.erf?.layers.length ?? 1;
   els.depth.max = String(Math.max(1, layers));
   paintAll();
+  invalidate('chart'); // the measured ERF joins the distance-vs-depth chart
+}
+
+/** The explanation of the image shown, if one has arrived (the distance chart draws its measured ERF). */
+export function currentExplanation(): Explanation | null {
+  return result;
 }
 
 export function paintAll(): void {
@@ -225,32 +233,22 @@ function paintErf(): void {
   const vc = drawImage(e.vitErf, size);
   const [vr, vcCols] = r.vit.erf.grid;
   drawMap(vc, vLayer.map, vr, vcCols, lut, 0, 0, size, size, 0.65);
-  // the attention of the centre token at this block (mean of heads), as an outline of its top patches: from the
-  // query rows the inference process answered, when the query is the centre patch (the unit the ERF is measured at)
-  const p = app.model.payload;
-  let attentionNote = '';
-  if (p && app.analysis) {
-    const d = app.analysis.dims;
-    const [rows, cols] = p.summary.layout.grid;
-    const prefix = p.summary.layout.prefixTokens.length;
-    const token = prefix + Math.floor(rows / 2) * cols + Math.floor(cols / 2);
-    const n = d.tokens;
-    const answered = app.model.rows?.token === token ? app.model.rows.rows : null;
-    if (answered) {
-      const att = new Float32Array(rows * cols);
-      for (let hd = 0; hd < d.heads; hd++) {
-        const row = ((l - 1) * d.heads + hd) * n;
-        for (let k = prefix; k < n; k++) att[k - prefix] += answered[row + k] / d.heads;
-      }
-      const order = [...att.keys()].sort((a, b) => att[b] - att[a]).slice(0, Math.max(1, Math.round(rows * cols * 0.1)));
-      for (const k of order) strokeRect(vc, (k % cols) * (size / cols) + 1, Math.floor(k / cols) * (size / rows) + 1, size / cols - 2, size / rows - 2, app.theme.accent, 1.5);
-    } else attentionNote = ' Put the query on the centre patch to outline its attention here.';
+  // the attention of the centre token (the unit the ERF is measured at) at this block, mean of heads, as an
+  // outline of its top 10% patches: delivered with the explanation, from the model's plain run of the image
+  let attentionNote = ' (no attention row in this explanation)';
+  if (vLayer.attention) {
+    const top = topCells(vLayer.attention, 0.1);
+    for (const k of top) strokeRect(vc, (k % vcCols) * (size / vcCols) + 1, Math.floor(k / vcCols) * (size / vr) + 1, size / vcCols - 2, size / vr - 2, app.theme.accent, 1.5);
+    e.vitErf.dataset.attentionTop = top.join(',');
+    attentionNote = ` Outlined: the ${top.length} patches the centre token attends to most at this block (mean of heads, ${(100 * top.reduce((a, k) => a + vLayer.attention![k], 0)).toFixed(0)}% of its attention).`;
   }
   const side = (s: number, px: number) => (s / px) * size;
   const vSide = side(vLayer.sides['0.5'], r.vit.inputSize[0]);
   const [vcY, vcX] = vLayer.centre.map((v) => (v / r.vit.inputSize[0]) * size);
   strokeRect(vc, vcX - vSide / 2, vcY - vSide / 2, vSide, vSide, app.theme.fg, 2, [4, 3]);
-  let caption = `ViT block ${l}: 50% of the change within ${vLayer.sides['0.5']} px, 99% within ${vLayer.sides['0.99']} px (theoretical: the whole ${vLayer.theoretical.join('×')} image).${attentionNote}`;
+  strokeRect(vc, 1, 1, size - 2, size - 2, app.theme.rf, 2); // the theoretical field: the whole image
+  let caption = `ViT block ${l}: 50% of the change within ${vLayer.sides['0.5']} px, 99% within ${vLayer.sides['0.99']} px (theoretical: the whole ${vLayer.theoretical.join('×')} image, orange border; dashed: the 50% square).${attentionNote}`;
+  e.vitErf.setAttribute('aria-label', `ViT block ${l}: measured effective receptive field of the centre token, 50% within ${vLayer.sides['0.5']} px${vLayer.attention ? ', with the patches it attends to most outlined' : ''}`);
   if (r.cnn?.erf) {
     const cl = r.cnn.erf.layers;
     const m = matchedDepth(l, vl.length, cl.length);
@@ -266,47 +264,4 @@ function paintErf(): void {
     caption += ` CNN layer ${m} of ${cl.length} (${cLayer.op ?? ''}): 50% within ${cLayer.sides['0.5']} px, 99% within ${cLayer.sides['0.99']} px, theoretical ${cLayer.theoretical.join('×')} px (orange box; dashed: the 50% square).`;
   }
   e.erfCaption.textContent = caption;
-  paintErfChart();
-}
-
-/** Measured ERF side (50% and 99%) against relative depth for both models, and the CNN's theoretical field. */
-function paintErfChart(): void {
-  const e = els!;
-  const r = result!;
-  const W = 640, H = 220, pad = 36;
-  sizeCanvas(e.erfChart, W, H);
-  const c = ctx2d(e.erfChart);
-  const t = app.theme;
-  c.clearRect(0, 0, W, H);
-  c.font = t.font;
-  const maxPx = Math.max(r.vit.inputSize[0], ...(r.cnn?.erf?.layers.map((l) => Math.min(l.theoretical[0], r.cnn!.inputSize[0] * 1.5)) ?? []));
-  const X = (f: number) => pad + f * (W - 2 * pad);
-  const Y = (px: number) => H - pad - (px / maxPx) * (H - 2 * pad);
-  c.strokeStyle = t.grid;
-  c.strokeRect(pad + 0.5, pad + 0.5, W - 2 * pad, H - 2 * pad);
-  c.fillStyle = t.muted;
-  c.fillText('relative depth →', W - pad - 90, H - 10);
-  c.fillText(`${Math.round(maxPx)} px`, 2, pad + 4);
-  const line = (pts: [number, number][], colour: string, dash: number[] = []) => {
-    c.save();
-    c.strokeStyle = colour;
-    c.setLineDash(dash);
-    c.lineWidth = 2;
-    c.beginPath();
-    pts.forEach(([x, y], i) => (i ? c.lineTo(X(x), Y(y)) : c.moveTo(X(x), Y(y))));
-    c.stroke();
-    c.restore();
-  };
-  const rel = (i: number, n: number) => (i + 1) / n;
-  const vl = r.vit.erf!.layers;
-  line(vl.map((l, i) => [rel(i, vl.length), l.sides['0.5']]), t.dot);
-  line(vl.map((l, i) => [rel(i, vl.length), l.sides['0.99']]), t.dot, [2, 3]);
-  if (r.cnn?.erf) {
-    const cl = r.cnn.erf.layers;
-    line(cl.map((l, i) => [rel(i, cl.length), Math.min(l.theoretical[0], maxPx)]), t.rf, [6, 3]);
-    line(cl.map((l, i) => [rel(i, cl.length), l.sides['0.5']]), t.line);
-    line(cl.map((l, i) => [rel(i, cl.length), l.sides['0.99']]), t.line, [2, 3]);
-  }
-  c.fillStyle = t.fg;
-  c.fillText('ViT measured (solid 50%, dotted 99%) · CNN measured · CNN theoretical (dashed)', pad, pad - 10);
 }

@@ -3,7 +3,8 @@
  * each input cell in turn gets +DELTA (one standard deviation of the data, in normalised units) on all three
  * channels, and the change of one unit at the image centre is recorded as Σ_channels |Δ|:
  *   CNN: a reported layer's feature map at its centre position (all channels), cells of ceil(max(H, W) / 64) px;
- *   ViT: the centre patch token's block output (the residual stream after block ℓ), cells = patches.
+ *   ViT: the centre patch token's block output (the residual stream after block ℓ), cells = patches; with it,
+ *        that token's attention row at block ℓ (mean over heads) from the model's plain run (openVit's).
  * Sides at 20/50/99 % of the total change as RepLKNet reports them (src/shared/erf.ts).
  */
 import { sidesAt } from '../../shared/erf';
@@ -124,7 +125,22 @@ export async function vitErf(m: VitModel, image: Float32Array, opts: RunOptions 
         depth: l + 1, output: o,
         sides: Object.fromEntries(Object.entries(s).map(([f, v]) => [f, Math.min(v * ph, Math.max(h, w))])),
         theoretical: [h, w], centre: [(ry + 0.5) * ph, (rx + 0.5) * pw], map: Array.from(maps[li]),
+        attention: centreAttention(m, l, token),
       };
     }),
   };
+}
+
+/** Layer `l`'s attention row of query `token` in the unmasked run, averaged over heads, over the patch tokens. */
+export function centreAttention(m: Pick<VitModel, 'attention' | 'heads' | 'layout'>, l: number, token: number): Float32Array {
+  const n = m.layout.tokens;
+  const prefix = m.layout.prefixTokens.length;
+  const out = new Float32Array(n - prefix);
+  const sum = new Float64Array(n - prefix);
+  for (let hd = 0; hd < m.heads; hd++) {
+    const row = ((l * m.heads + hd) * n + token) * n;
+    for (let k = prefix; k < n; k++) sum[k - prefix] += m.attention[row + k];
+  }
+  for (let k = 0; k < sum.length; k++) out[k] = sum[k] / m.heads;
+  return out;
 }

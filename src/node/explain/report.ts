@@ -41,7 +41,9 @@ export function explanationReport(x: Explanation, files: { saliency: string; cnn
 function erfBlock(r: ErfReport | null) {
   if (!r) return null;
   const { layers, ...rest } = r;
-  return { ...rest, layers: layers.map(({ map, ...l }) => ({ ...l, map: grid2d(Float32Array.from(map), r.grid) })) };
+  return { ...rest, layers: layers.map(({ map, attention, ...l }) => ({
+    ...l, map: grid2d(Float32Array.from(map), r.grid), ...(attention ? { attention: grid2d(attention, r.grid) } : {}),
+  })) };
 }
 
 export async function writeExplanation(dir: string, x: Explanation): Promise<string[]> {
