@@ -266,9 +266,15 @@ test('right-click a folder → Survey Folder… shows figure 7 over its images',
   log(`survey page shown ${Date.now() - t} ms after the menu click`);
   assert.match(await page2.locator('h1').innerText(), new RegExp(`Survey of ${SURVEY_DIR}`));
   assert.match(await page2.locator('main p').first().innerText(), /over 2 images/);
-  const points = await page2.locator('svg.vi-survey-chart .vi-point circle').count();
-  const rows = await page2.locator('tbody tr').count();
-  assert.ok(rows > 0 && points === 2 * rows, `${points} points for ${rows} heads`);
+  // charts: the ViT's mean distance, the CNN's measured receptive field (the embedded CNN), the ViT's entropy
+  const charts = page2.locator('svg.vi-survey-chart');
+  assert.equal(await charts.count(), 3);
+  const heads = await page2.locator('table[aria-label="Survey values per layer and head"] tbody tr').count();
+  const distance = await charts.nth(0).locator('.vi-point circle').count();
+  const entropy = await charts.nth(2).locator('.vi-point circle').count();
+  assert.ok(heads > 0 && distance === heads && entropy === heads, `${distance} distance and ${entropy} entropy points for ${heads} heads`);
+  const cnnLayers = await page2.locator('table[aria-label^="CNN measured receptive field"] tbody tr').count();
+  assert.ok(cnnLayers > 0 && await charts.nth(1).locator('.vi-point circle').count() >= cnnLayers, 'the CNN chart has a point per layer');
   // the theme's chart colours reach the points and their spread bars through the page's nonce'd stylesheet
   const paint = await page2.locator('svg.vi-survey-chart g.vi-point.vi-head-1').first().evaluate((g) => ({
     fill: getComputedStyle(g.querySelector('circle')!).fill, stroke: getComputedStyle(g.querySelector('line')!).stroke,
