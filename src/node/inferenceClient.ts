@@ -4,6 +4,7 @@
  * requests in flight with a one-line error and is started again on the next request.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { inferenceProcessEnv } from './allocatorEnv';
 import { InspectorError, type ErrorCode } from '../shared/errors';
 import type { AnswerOf, QueryKind, TensorQuery } from '../shared/queries';
 import type { Inspection, ModelSummary, ReceptiveFieldReport } from '../shared/types';
@@ -139,6 +140,7 @@ export class InferenceClient {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       execArgv: this.opts.execArgv ?? [],
+      env: inferenceProcessEnv(),
     });
     child.stderr?.on('data', (d: Buffer) => this.opts.log?.(`[worker] ${d.toString().trimEnd()}`));
     child.on('message', (m: WorkerResponse) => this.onMessage(m));

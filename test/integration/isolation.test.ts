@@ -119,3 +119,14 @@ test('dispose: requests in flight are cancelled, the child is gone, later calls 
   assertUserError(await failure(c.inspect(request)), 'cancelled', /^ViT Inspector was closed\.$/);
   assert.deepEqual(readdirSync(process.cwd()).sort(), cwdBefore, 'no core dump or other file in the working folder');
 });
+
+test('the inference process starts with its allocator settings, and a user\'s own MALLOC_* settings win', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const { INFERENCE_ALLOCATOR_ENV, inferenceProcessEnv } = await import('../../src/node/allocatorEnv');
+  const environ = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const pid = await works();
+  const env = environ(pid);
+  for (const [k, v] of Object.entries(INFERENCE_ALLOCATOR_ENV)) assert.equal(env[k], v, k);
+  const own = inferenceProcessEnv({ PATH: '/bin', MALLOC_ARENA_MAX: '2' });
+  assert.deepEqual(own, { PATH: '/bin', MALLOC_ARENA_MAX: '2' }, 'a user who tunes malloc keeps exactly their settings');
+});
