@@ -79,7 +79,7 @@ export function actionFor(code: ErrorCode | undefined, model: 'vit' | 'cnn' = 'v
  * structured-clone deserializer makes views where the bytes are aligned): posting one array alone would
  * then carry the rest of the message too.
  */
-export function ownBuffer<T extends Float32Array | Uint8Array>(a: T): T {
+export function ownBuffer<T extends Float32Array | Uint16Array | Uint8Array>(a: T): T {
   return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
 }
 
@@ -96,7 +96,7 @@ export function withOwnBuffers(i: OpenedInspection): OpenedInspection {
 /** Each typed array of a query's answer in a buffer of its own (see ownBuffer). */
 function answerWithOwnBuffers<A extends object>(a: A): A {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(a)) out[k] = v instanceof Float32Array ? ownBuffer(v) : v;
+  for (const [k, v] of Object.entries(a)) out[k] = v instanceof Float32Array || v instanceof Uint16Array ? ownBuffer(v) : v;
   return out as A;
 }
 
@@ -209,7 +209,8 @@ export class PanelController implements Disposable {
       const inspection = await this.deps.client().open(
         { modelPath: models.vit, image: this.imagePath, topK: settings.topK, threads: settings.threads, maxModelMB: settings.maxModelSizeMB },
         { signal: ac.signal, onProgress: progress });
-      this.deps.log(`inspected ${name} with ${inspection.summary.name} in ${Date.now() - t0} ms`);
+      const parts = inspection.timings ? ` (in the inference process: load ${Math.round(inspection.timings.load)}, image ${Math.round(inspection.timings.preprocess)}, run ${Math.round(inspection.timings.run)}, total ${Math.round(inspection.timings.total)} ms)` : '';
+      this.deps.log(`inspected ${name} with ${inspection.summary.name} in ${Date.now() - t0} ms${parts}`);
       let cnn: ReceptiveFieldReport | null = null;
       let cnnError: string | null = null;
       if (models.cnn) {

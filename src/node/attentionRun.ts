@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { AttentionSite } from './attention';
 import { InspectorError } from '../shared/errors';
-import { halfToFloat32 } from './float16';
+import { halfToFloat32 } from '../shared/float16';
 import type { Prediction } from '../shared/types';
 import { concat } from '../shared/concat';
 

@@ -24,7 +24,7 @@ import { preprocessingFrom, toChannelsLast, toInputTensor } from './preprocess';
 import { receptiveFields } from '../shared/receptiveField';
 import type { Inspection, ModelSummary, Preprocessing, ReceptiveFieldReport, StageAttention, StageSummary } from '../shared/types';
 import { ArrayPool, checkSiteDims, keepSites, outputElemType, runWithAttention, selfAttentionSites, stackAttention, staticSiteDims, toFloat32, topK, type AttentionRun } from './attentionRun';
-import { float32ToHalf } from './float16';
+import { float32ToHalf } from '../shared/float16';
 import { createSession, elemName, firstLine, hasLocalFunctions, inlineLocalFunctions } from './session';
 import type { InspectRequest } from './workerProtocol';
 

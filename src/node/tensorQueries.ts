@@ -4,6 +4,7 @@
  */
 import { attentionDims, attentionEntropy, compareScaling, meanAttentionDistance, rolloutLayers, rolloutRowOf } from '../shared/analytics';
 import type { AnswerOf, QueryAnswer, TensorQuery } from '../shared/queries';
+import { float32ToHalf } from '../shared/float16';
 import type { StoredInspection, TensorStore } from './tensorStore';
 
 /** Fetches an entry's scores (a run with the softmax inputs fetched) when a query needs them. */
@@ -17,7 +18,7 @@ export async function answerQuery(store: TensorStore, q: TensorQuery, fetchScore
   switch (q.kind) {
     case 'rows': {
       const [from, to] = q.layers ?? [0, s.layers];
-      return { kind: 'rows', token: q.token, layers: [from, to], rows: queryRows(attention, dims, q.token, from, to) };
+      return { kind: 'rows', token: q.token, layers: [from, to], rows: float32ToHalf(queryRows(attention, dims, q.token, from, to)) };
     }
     case 'head': {
       const start = (q.layer * s.heads + q.head) * n * n;

@@ -5,6 +5,12 @@
  * src/node/tensorStore.ts's `answer`, and a check in `parseQuery`.
  */
 import type { HeadFusion } from './analytics';
+import { halfToFloat32 } from './float16';
+
+/** A rows answer's values as float32 (its float16 bits decoded). */
+export function rowValues(a: { rows: Uint16Array }, out?: Float32Array): Float32Array {
+  return halfToFloat32(a.rows, out);
+}
 
 export type TensorQuery =
   /** Every head's attention row of one query token: [layers, heads, tokens] (keys in token order, prefix included). `layers` limits it to [from, to). */
@@ -21,7 +27,12 @@ export type TensorQuery =
 export type QueryKind = TensorQuery['kind'];
 
 export type QueryAnswer =
-  | { kind: 'rows'; token: number; layers: [number, number]; rows: Float32Array }
+  /**
+   * `rows` holds float16 bits (decode with rowValues): every head's row of a query is what a query move carries
+   * to the webview, and VS Code compresses what it carries (code-server: a deflated WebSocket) at a cost per byte.
+   * Half precision keeps 11 significant bits, finer than anything the views draw or print.
+   */
+  | { kind: 'rows'; token: number; layers: [number, number]; rows: Uint16Array }
   | { kind: 'head'; layer: number; head: number; map: Float32Array }
   | { kind: 'rollout'; token: number; row: Float32Array; ms: number }
   | { kind: 'headStats'; meanDistance: Float32Array; entropy: Float32Array }

@@ -3,6 +3,7 @@
  * process ('anatomy' worker request), and its softmax row is the Heads view's row of the same inspection.
  */
 import assert from 'node:assert/strict';
+import { rowValues } from '../../src/shared/queries';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -67,10 +68,17 @@ test('needAnatomy → anatomy from the inference process; its softmax row is the
   // the Heads view's row: the rows the inference process answers for the query token
   const rowsAnswer = h.next('answer');
   h.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: query } });
-  const rows = (await rowsAnswer).answer as { rows: Float32Array };
+  const rows = rowValues((await rowsAnswer).answer as { rows: Uint16Array });
   const base = (layer * heads + head) * tokens;
-  const row = rows.rows.subarray(base, base + tokens);
-  assert.ok(maxAbsDiff(a.softmax, row) < 1e-5, `softmax differs from the Heads view's row by ${maxAbsDiff(a.softmax, row)}`);
+  const row = rows.subarray(base, base + tokens);
+  // The rows travel as float16: within half a unit in the last place of 11 significant bits.
+  const halfUlp = Math.max(...a.softmax) * 2 ** -11;
+  assert.ok(maxAbsDiff(a.softmax, row) <= 1e-5 + halfUlp, `softmax differs from the Heads view's row by ${maxAbsDiff(a.softmax, row)}`);
+  // and from the stored float32 attention (one head's map, row `query`) by float32 rounding only
+  const headAnswer = h.next('answer');
+  h.send({ type: 'query', requestId: 2, query: { kind: 'head', inspection: payload.id, layer, head } });
+  const map = ((await headAnswer).answer as { map: Float32Array }).map;
+  assert.ok(maxAbsDiff(a.softmax, map.subarray(query * tokens, (query + 1) * tokens)) < 1e-5);
   assert.ok(a.checks.weightedSum < 1e-5);
   assert.ok(a.q instanceof Float32Array && a.q.length === a.dHead);
 

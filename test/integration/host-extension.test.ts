@@ -98,11 +98,11 @@ describe('extension host under a fake vscode', () => {
     const { payload } = await got;
     assert.ok(payload.summary.path.startsWith(VIT), payload.summary.path);
     assert.equal(payload.attention, undefined, 'the tensor stays in the inference process');
-    const answer = panel.webview.next<{ type: 'answer'; requestId: number; answer: { kind: string; rows: Float32Array } }>('answer');
+    const answer = panel.webview.next<{ type: 'answer'; requestId: number; answer: { kind: string; rows: Uint16Array } }>('answer');
     panel.webview.send({ type: 'query', requestId: 1, query: { kind: 'rows', inspection: payload.id, token: 0 } });
     const a = await answer;
     assert.equal(a.requestId, 1);
-    assert.ok(a.answer.rows instanceof Float32Array);
+    assert.ok(a.answer.rows instanceof Uint16Array, 'float16 bits');
     assert.equal(a.answer.rows.length, 3 * 4 * payload.summary.tokens, 'every head\'s row of the query');
     assert.match(payload.cnnError ?? '', /no-cnn\.onnx/, 'a missing CNN is reported in the payload, the ViT still shows');
   });

@@ -6,6 +6,7 @@
  * embedding model, float16 (mask in float16) and QDQ.
  */
 import assert from 'node:assert/strict';
+import { float32ToHalf } from '../../src/shared/float16';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -72,13 +73,21 @@ async function ask<T>(panel: ReturnType<typeof panelOn>, query: Record<string, u
   return (await answer).answer as T;
 }
 
-/** The whole [layers, heads, N, N] attention of a stored inspection, assembled from the panel's row queries, token by token. */
+/**
+ * The whole [layers, heads, N, N] attention of a stored inspection, assembled from the panel's one-head queries
+ * (float32; the rows of a query move travel as float16), checked against the rows of one token.
+ */
 async function attentionOf(panel: ReturnType<typeof panelOn>, inspection: number, layers: number, heads: number, n: number): Promise<Float32Array> {
   const out = new Float32Array(layers * heads * n * n);
-  for (let t = 0; t < n; t++) {
-    const { rows } = await ask<{ rows: Float32Array }>(panel, { kind: 'rows', inspection, token: t });
-    for (let lh = 0; lh < layers * heads; lh++) out.set(rows.subarray(lh * n, lh * n + n), (lh * n + t) * n);
+  for (let l = 0; l < layers; l++) for (let h = 0; h < heads; h++) {
+    const { map } = await ask<{ map: Float32Array }>(panel, { kind: 'head', inspection, layer: l, head: h });
+    out.set(map, (l * heads + h) * n * n);
   }
+  const t = n - 1;
+  const answer = await ask<{ rows: Uint16Array }>(panel, { kind: 'rows', inspection, token: t });
+  const expected = new Float32Array(layers * heads * n);
+  for (let lh = 0; lh < layers * heads; lh++) expected.set(out.subarray((lh * n + t) * n, (lh * n + t + 1) * n), lh * n);
+  assert.deepEqual(answer.rows, float32ToHalf(expected), 'the rows of a token are its float32 rows in half precision');
   return out;
 }
 

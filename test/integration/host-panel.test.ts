@@ -6,6 +6,8 @@
  * choose the model.
  */
 import assert from 'node:assert/strict';
+import { float32ToHalf } from '../../src/shared/float16';
+import { rowValues } from '../../src/shared/queries';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +127,7 @@ describe('panel controller with the real inference process', () => {
     assert.equal(h.requests[0].modelPath, VIT);
   });
 
-  test('a query move posts the rows of every head for the token, equal to the whole tensor\'s, within 4·L·H·N + 64 KB', async () => {
+  test('a query move posts the rows of every head for the token, the whole tensor\'s in half precision, within 4·L·H·N + 64 KB', async () => {
     const full = await client.inspect({ modelPath: VIT, image: IMAGE, topK: 5 });
     const [L, H, N] = [3, 4, 17];
     for (const token of [0, 5, 16]) {
@@ -136,12 +138,15 @@ describe('panel controller with the real inference process', () => {
       assert.equal(rows.answer.kind, 'rows');
       if (rows.answer.kind !== 'rows' || ro.answer.kind !== 'rollout') return;
       for (let lh = 0; lh < L * H; lh++) {
-        assert.deepEqual(rows.answer.rows.subarray(lh * N, lh * N + N), full.attention.subarray((lh * N + token) * N, (lh * N + token + 1) * N));
+        const expected = full.attention.subarray((lh * N + token) * N, (lh * N + token + 1) * N);
+        assert.deepEqual(rows.answer.rows.subarray(lh * N, lh * N + N), float32ToHalf(expected), 'float16 bits of the stored float32 rows');
+        const decoded = rowValues(rows.answer).subarray(lh * N, lh * N + N);
+        for (let j = 0; j < N; j++) assert.ok(Math.abs(decoded[j] - expected[j]) <= expected[j] * 2 ** -11 + 2 ** -25, 'within half an ulp of 11 bits');
       }
       assert.equal(ro.answer.row.length, N);
       const posted = h.port.posted.slice(before).reduce((n, m) => n + bufferBytes(m) + Buffer.byteLength(JSON.stringify(m, (_k, v) => (ArrayBuffer.isView(v) ? null : v))), 0);
       assert.ok(posted <= 4 * L * H * N + 64 * 1024, `${posted} bytes posted for one query move`);
-      assert.equal(bufferBytes(rows), L * H * N * 4, 'the rows alone are carried (an ArrayBuffer of their own)');
+      assert.equal(bufferBytes(rows), L * H * N * 2, 'the rows alone are carried, 2 bytes a value (an ArrayBuffer of their own)');
     }
   });
 
@@ -244,7 +249,8 @@ describe('panel controller with the real inference process', () => {
       const a = await ask({ kind: 'rows', inspection: r.inspection, token: 3, layers: [layer, layer + 1] });
       if (a.answer.kind !== 'rows') return assert.fail(a.answer.kind);
       assert.equal(a.answer.rows.length, 4 * 17);
-      for (let hd = 0; hd < 4; hd++) for (const k of [1, 5]) assert.ok(a.answer.rows[hd * 17 + k] < 1e-6);
+      const values = rowValues(a.answer);
+      for (let hd = 0; hd < 4; hd++) for (const k of [1, 5]) assert.ok(values[hd * 17 + k] < 1e-6);
     }
   });
 

@@ -5,6 +5,7 @@
  * probabilities, and masking is refused in one line.
  */
 import assert from 'node:assert/strict';
+import { float32ToHalf } from '../../src/shared/float16';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -54,13 +55,18 @@ describe('a Swin in the panel', () => {
     port.send({ type: 'query', requestId: ++requestId, query });
     return (await answer).answer as T;
   };
-  /** A stored inspection's whole [layers, heads, N, N] attention, from the panel's row queries. */
+  /** A stored inspection's whole [layers, heads, N, N] attention, from the panel's one-head queries (float32), checked against one token's rows (float16). */
   const attentionOf = async (inspection: number, layers: number, heads: number, n: number): Promise<Float32Array> => {
     const out = new Float32Array(layers * heads * n * n);
-    for (let t = 0; t < n; t++) {
-      const { rows } = await ask<{ rows: Float32Array }>({ kind: 'rows', inspection, token: t });
-      for (let lh = 0; lh < layers * heads; lh++) out.set(rows.subarray(lh * n, lh * n + n), (lh * n + t) * n);
+    for (let l = 0; l < layers; l++) for (let h = 0; h < heads; h++) {
+      const { map } = await ask<{ map: Float32Array }>({ kind: 'head', inspection, layer: l, head: h });
+      out.set(map, (l * heads + h) * n * n);
     }
+    const t = n - 1;
+    const { rows } = await ask<{ rows: Uint16Array }>({ kind: 'rows', inspection, token: t });
+    const expected = new Float32Array(layers * heads * n);
+    for (let lh = 0; lh < layers * heads; lh++) expected.set(out.subarray((lh * n + t) * n, (lh * n + t + 1) * n), lh * n);
+    assert.deepEqual(rows, float32ToHalf(expected), 'the rows of a token are its float32 rows in half precision');
     return out;
   };
   const deps: PanelDeps = {

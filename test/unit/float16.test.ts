@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { float32ToHalf, halfToFloat32, toHalfBits } from '../../src/node/float16';
+import { float32ToHalf, halfToFloat32, toHalfBits } from '../../src/shared/float16';
 
 test('float -> half bits: IEEE 754 binary16 values, rounding to nearest even, overflow, underflow, specials', () => {
   const cases: [number, number][] = [

@@ -8,17 +8,20 @@ import { layerMap, maskContour, predictionDiff, rolloutKey, scalingRows } from '
 import { QueryBook } from '../../webview/logic/queries';
 import { cnnRfSizes, rfBoxForToken, withGrid } from '../../webview/logic/compare';
 import { dimsOf, emptyModel, handleHostMessage, payloadProblem } from '../../webview/logic/messages';
+import { float32ToHalf } from '../../src/shared/float16';
 
 /** The attention of the tiny payload below (held by the inference process; the payload never carries it). */
 const L = 2, H = 2, T = 5;
 const att = new Float32Array(L * H * T * T);
 for (let r = 0; r < L * H * T; r++) for (let k = 0; k < T; k++) att[r * T + k] = (1 + ((r + k) % 3)) / 10;
-/** What the inference process answers for a query's rows: every head's row of that token, [L, H, T]. */
-function rowsOf(q: number, from = 0, to = L): Float32Array {
+/** Every head's row of that token, [L, H, T], as float32. */
+function rowsF32(q: number, from = 0, to = L): Float32Array {
   const out = new Float32Array((to - from) * H * T);
   for (let lh = from * H; lh < to * H; lh++) out.set(att.subarray((lh * T + q) * T, (lh * T + q + 1) * T), (lh - from * H) * T);
   return out;
 }
+/** What the inference process answers for a query's rows: those rows as float16 bits. */
+const rowsOf = (q: number, from = 0, to = L): Uint16Array => float32ToHalf(rowsF32(q, from, to));
 
 /** A tiny consistent payload: 2 layers x 2 heads, CLS + 2 x 2 patches of 8 px. */
 function payload(over: Partial<InspectionPayload> = {}): InspectionPayload {
@@ -117,12 +120,15 @@ test('answers: only the latest query of a lane is taken, of the right size; a ne
   assert.equal(book.request({ kind: 'rows', inspection: 7, token: 1 }), null, 'the same query is not asked twice');
   const a2 = book.request({ kind: 'rows', inspection: 7, token: 3 })!;
   assert.equal(handleHostMessage(m, answer(a1, 1), book), null, 'stale: the query moved on');
-  assert.equal(handleHostMessage(m, answer(a2, 3, new Float32Array(3)), book), null, 'wrong size');
+  assert.equal(handleHostMessage(m, answer(a2, 3, new Uint16Array(3)), book), null, 'wrong size');
+  assert.equal(handleHostMessage(m, answer(a2, 3, rowsF32(3) as unknown as Uint16Array), book), null, 'float32 rows: not the wire format');
   assert.equal(handleHostMessage(m, { ...answer(a2, 3), inspection: 8 }, book), null, 'another inspection');
   assert.equal(handleHostMessage(m, answer(a2, 3), undefined), null, 'no book: not asked');
   const got = handleHostMessage(m, answer(a2, 3), book)!;
   assert.deepEqual(got.changed, ['rows']);
   assert.equal(got.model.rows!.token, 3);
+  const want = rowsF32(3);
+  assert.ok(got.model.rows!.rows instanceof Float32Array && got.model.rows!.rows.every((v, i) => Math.abs(v - want[i]) <= want[i] * 2 ** -11), 'decoded to float32, within half an ulp of 11 bits');
   // the rollout, head statistics and scaling statistics
   const dims = attentionDims(L, H, payload().summary.layout);
   const s = { fusion: 'mean' as const, discardRatio: 0, disabledHeads: [] as number[] };
@@ -173,7 +179,7 @@ test('what the webview posts passes the host validator; queries out of bounds or
 
 test('layer map: mean over the enabled heads of the query\'s rows, prefix keys dropped', () => {
   const d = attentionDims(L, H, payload().summary.layout);
-  const rows = rowsOf(2);
+  const rows = rowsF32(2);
   const both = layerMap(rows, d, 1, []);
   const h0 = att.subarray(((1 * 2 + 0) * 5 + 2) * 5 + 1, ((1 * 2 + 0) * 5 + 2) * 5 + 5);
   const h1 = att.subarray(((1 * 2 + 1) * 5 + 2) * 5 + 1, ((1 * 2 + 1) * 5 + 2) * 5 + 5);
@@ -182,7 +188,7 @@ test('layer map: mean over the enabled heads of the query\'s rows, prefix keys d
   only0.forEach((v, i) => assert.ok(Math.abs(v - h0[i]) < 1e-7));
   assert.deepEqual(Array.from(layerMap(rows, d, 1, new Set([2, 3]))), [0, 0, 0, 0], 'no head: zeros');
   // a masked run's answer holds one layer: rowsFrom says which
-  assert.deepEqual(Array.from(layerMap(rowsOf(2, 1, 2), d, 1, [], undefined, 1)), Array.from(both));
+  assert.deepEqual(Array.from(layerMap(rowsF32(2, 1, 2), d, 1, [], undefined, 1)), Array.from(both));
 });
 
 test('mask contour: the outline of the kept patches', () => {

@@ -3,7 +3,7 @@
  * The host is trusted but a payload with the wrong tensor sizes must become an error, not a crash.
  */
 import type { InspectionPayload, PanelSettings } from '../../src/shared/protocol';
-import type { AnswerOf } from '../../src/shared/queries';
+import { rowValues, type AnswerOf } from '../../src/shared/queries';
 import type { Prediction } from '../../src/shared/types';
 import { rolloutKey } from './analysis';
 import type { QueryBook } from './queries';
@@ -121,6 +121,7 @@ export function oneLine(s: string): string {
 }
 
 const floats = (v: unknown, n: number): v is Float32Array => v instanceof Float32Array && v.length === n;
+const halves = (v: unknown, n: number): v is Uint16Array => v instanceof Uint16Array && v.length === n;
 
 /** An answer to one of the latest queries, checked against the sizes; anything else (stale, wrong size) is ignored. */
 function foldAnswer(m: AppModel, msg: Record<string, unknown>, book: QueryBook): { model: AppModel; changed: Change[] } | null {
@@ -132,10 +133,10 @@ function foldAnswer(m: AppModel, msg: Record<string, unknown>, book: QueryBook):
   const ours = q.inspection === m.payload.id;
   switch (a.kind) {
     case 'rows': {
-      if (q.kind !== 'rows' || !floats(a.rows, (a.layers[1] - a.layers[0]) * d.heads * d.tokens)) return null;
-      if (ours && a.layers[0] === 0 && a.layers[1] === d.layers) return { model: { ...m, rows: { token: a.token, rows: a.rows } }, changed: ['rows'] };
+      if (q.kind !== 'rows' || !halves(a.rows, (a.layers[1] - a.layers[0]) * d.heads * d.tokens)) return null;
+      if (ours && a.layers[0] === 0 && a.layers[1] === d.layers) return { model: { ...m, rows: { token: a.token, rows: rowValues(a) } }, changed: ['rows'] };
       if (m.maskResult?.inspection === q.inspection && a.layers[1] - a.layers[0] === 1) {
-        return { model: { ...m, maskRows: { inspection: q.inspection, token: a.token, layer: a.layers[0], rows: a.rows } }, changed: ['maskRows'] };
+        return { model: { ...m, maskRows: { inspection: q.inspection, token: a.token, layer: a.layers[0], rows: rowValues(a) } }, changed: ['maskRows'] };
       }
       return null;
     }

@@ -225,7 +225,7 @@ function render(a: HeadAnatomy): void {
   steps.push(step(4, 'Softmax',
     h('div', { class: 'vi-row' },
       overImage(patchMap(a.softmax), [], 'The softmax row over the patches'),
-      h('div', { class: 'vi-col' }, h('p', { class: 'vi-explain' }, `softmax(q·Kᵀ·scale): ${a.tokens} weights summing to 1, largest ${fmt(max(a.softmax))}. ${rows ? `It equals the Heads view's row for this head and query within ${viewDiff.toExponential(1)}.` : 'The Heads view\u2019s row for this query is not loaded yet.'}`)))));
+      h('div', { class: 'vi-col' }, h('p', { class: 'vi-explain' }, `softmax(q·Kᵀ·scale): ${a.tokens} weights summing to 1, largest ${fmt(max(a.softmax))}. ${rows ? `It equals the Heads view's row for this head and query within ${viewDiff.toExponential(1)} (those rows travel as float16: 11 significant bits).` : 'The Heads view\u2019s row for this query is not loaded yet.'}`)))));
   steps.push(step(5, 'The weighted sum Σ p_j v_j',
     h('div', { class: 'vi-row' },
       overImage(patchMap(a.probs), heavy, 'The top contributing tokens, numbered'),

@@ -4,7 +4,7 @@
  * copied byte for byte; the user's file is never written.
  */
 import type { OnnxModel } from '../../shared/graph';
-import { toHalfBits } from '../float16';
+import { toHalfBits } from '../../shared/float16';
 import { AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, TensorProto } from '../../shared/onnxFields';
 import { ProtoReader, ProtoWriter, WireType, encodeVarint } from './protobuf';
 import { concat } from '../../shared/concat';

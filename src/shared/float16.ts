@@ -1,8 +1,19 @@
-/** IEEE 754 half precision <-> float, for float16 models (Node 20 has no Float16Array). */
+/**
+ * IEEE 754 half precision <-> float (Node 20 and older browsers have no Float16Array): float16 models' tensors,
+ * and the query rows sent to the webview (src/shared/queries.ts).
+ */
+
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
 
 /** Half bits of a float, rounded to nearest even; ±Infinity and NaN kept. */
 export function toHalfBits(value: number): number {
-  const x = new Uint32Array(new Float32Array([value]).buffer)[0];
+  scratch[0] = value;
+  return halfBitsOf(scratchBits[0]);
+}
+
+/** Half bits of float32 bits `x`. */
+function halfBitsOf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -39,13 +50,13 @@ const HALF_TO_FLOAT = (() => {
 })();
 
 /** Float16 bits (as onnxruntime-node returns a float16 tensor's data) to float32. */
-export function halfToFloat32(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
+export function halfToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = HALF_TO_FLOAT[bits[i]];
   return out;
 }
 
-export function float32ToHalf(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = toHalfBits(values[i]);
+export function float32ToHalf(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) out[i] = halfBitsOf(bits[i]);
   return out;
 }
