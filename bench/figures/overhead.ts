@@ -110,12 +110,15 @@ export interface OverheadResult {
   profile?: ProfileBreakdown;
   /** Node counts by op type of onnxruntime's optimized graph (optimizedModelFilePath), without and with the extra outputs. */
   optimized?: { logits: Record<string, number>; engine: Record<string, number>; same: boolean };
+  /** Set by bench/run.ts: each full run's median ratio (this result is the median run), and a run with glibc's default allocator settings. */
+  runMedians?: number[];
+  defaultAllocator?: OverheadResult;
 }
 
 export const VARIANT_DOC: Record<string, string> = {
   logits: 'original model, fetch logits only (the baseline)',
   logitsAgain: 'a second session of the original model, logits only (A/A control: should be 1.00×)',
-  engine: "the engine's run as the inference process makes it for an inspection: probabilities + logits (scores: false; the session exposes scores and probabilities), as [layers, heads, N, N] arrays (src/node/engine.ts runWithAttention), written into the arrays of a released inspection (handed back to the pool by the store)",
+  engine: "the engine's run as the inference process makes it for an inspection: probabilities + logits (scores: false; the session exposes scores and probabilities), as [layers, heads, N, N] arrays (src/node/attentionRun.ts runWithAttention), written into the arrays of a released inspection (handed back to the pool by the store)",
   engineWithScores: "the engine's run with the scores too (what the Scaling view's scores run, and the CLI's whole inspection, fetch), recycled arrays",
   engineFresh: 'as engineWithScores, into new arrays every run (what an in-process caller that keeps every result gets)',
   naive: 'before: fetch scores + probabilities by name (onnxruntime allocates each, the binding copies each into a new ArrayBuffer), then concatenate per layer',

@@ -21,8 +21,15 @@ export interface VsCodeResult {
   warmMs?: Summary; // second photo in the same window
   workbenchMs?: Summary; // page load → explorer shows the files (context, not part of the figure)
   /** From the extension's own log ("ViT Inspector" output): the inference (host → inference process → host) and the webview's first heatmap after the payload arrived (its rows query's round trip included). */
-  parts?: { coldInspectMs?: Summary; warmInspectMs?: Summary; coldPostMs?: Summary; warmPostMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary; postMB?: Summary };
+  parts?: { coldLoadMs?: Summary; coldRunMs?: Summary; warmRunMs?: Summary; coldInspectMs?: Summary; warmInspectMs?: Summary; coldPostMs?: Summary; warmPostMs?: Summary; coldPaintMs?: Summary; warmPaintMs?: Summary; postMB?: Summary };
   vsix?: string;
+  /** Query moves in the first window (arrow keys on the patch grid): key press → every head repainted and the frame drawn, timed in the webview. */
+  moveMs?: Summary;
+  /** Of those moves: key press → the rows' answer, and the rollout row's answer, reaching the webview's window. */
+  moveRowsArrivedMs?: Summary;
+  moveRolloutArrivedMs?: Summary;
+  /** The model's layers × heads and tokens, as the panel's title shows them. */
+  model?: string;
 }
 
 /** The "ViT Inspector" output channel's log, as test/e2e/codeServer.ts keeps it after stop(). */
@@ -59,6 +66,62 @@ async function menuEntry(page: Page, file: string, entry: string) {
   }
 }
 
+/**
+ * `n` query moves by arrow keys on the patch grid, each timed inside the webview from the key event to the
+ * heads sheet repainted for the new token (its canvas drawn; the browser shows it at the end of that frame): the webview's
+ * queries, VS Code carrying them to the extension host, the inference process's answers, VS Code carrying the
+ * rows back, the repaint. A serpentine walk over the grid, so every move asks for a token not shown before; a
+ * pause between moves, so each is a move of its own (not superseded).
+ */
+async function queryMoves(page: Page, n: number, side: number): Promise<{ total: number[]; rowsArrived: number[]; rolloutArrived: number[] }> {
+  // From CLS (the first query; Home otherwise, untimed): ArrowDown (patch (0, 0)), then a serpentine over the grid.
+  const keys = ['ArrowDown'];
+  for (let row = 0; keys.length < n; row++) {
+    for (let c = 1; c < side && keys.length < n; c++) keys.push(row % 2 ? 'ArrowLeft' : 'ArrowRight');
+    if (keys.length < n) keys.push('ArrowDown');
+  }
+  const heads = webview(page).locator('#vi-heads');
+  return heads.evaluate(async (el: HTMLElement, sequence: string[]) => {
+    // tsx compiles named functions with esbuild's keepNames helper, which the page does not have.
+    (globalThis as { __name?: unknown }).__name ??= (f: unknown) => f;
+    const grid = document.querySelector('#vi-patches') as HTMLElement;
+    grid.focus();
+    const times: number[] = [];
+    // When the answers' messages reach the webview's window (the webview's own listener runs after this one).
+    const arrived: { rows: number[]; rollout: number[] } = { rows: [], rollout: [] };
+    let t0 = 0;
+    const onMessage = (e: MessageEvent) => {
+      const kind = e.data?.type === 'answer' ? e.data.answer?.kind : undefined;
+      if (kind === 'rows' || kind === 'rollout') arrived[kind as 'rows' | 'rollout'].push(performance.now() - t0);
+    };
+    window.addEventListener('message', onMessage);
+    const untimed = el.dataset.query !== '0' ? 1 : 0;
+    for (const key of untimed ? ['Home', ...sequence] : sequence) {
+      const before = el.dataset.query;
+      arrived.rows.length = times.length;
+      arrived.rollout.length = times.length;
+      t0 = performance.now();
+      const repainted = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no repaint 10 s after ${key} (query ${before})`)), 10_000);
+        const obs = new MutationObserver(() => {
+          if (el.dataset.query !== before) {
+            obs.disconnect();
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        obs.observe(el, { attributes: true });
+      });
+      grid.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+      await repainted;
+      times.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    window.removeEventListener('message', onMessage);
+    return { total: times.slice(untimed), rowsArrived: arrived.rows.slice(untimed), rolloutArrived: arrived.rollout.slice(untimed) };
+  }, keys.slice(0, n));
+}
+
 function webview(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview').last().frameLocator('#active-frame');
 }
@@ -80,7 +143,8 @@ async function inspect(page: Page, file: string, previous: string): Promise<{ ms
 }
 
 export async function measureVsCode(root: string, model: string, photos: [string, string], sessions: number, chromium: string, log: (s: string) => void,
-  settings: Record<string, unknown> = {}): Promise<VsCodeResult> {
+  settings: Record<string, unknown> = {}, moves: { count: number; gridSide: number } = { count: 0, gridSide: 0 },
+  beforeSession: (session: number) => void = () => undefined): Promise<VsCodeResult> {
   let vsix: string;
   try {
     vsix = prepareQuietly(root, log);
@@ -93,9 +157,14 @@ export async function measureVsCode(root: string, model: string, photos: [string
   const cold: number[] = [];
   const warm: number[] = [];
   const workbench: number[] = [];
-  const parts: Record<'coldInspectMs' | 'warmInspectMs' | 'coldPostMs' | 'warmPostMs' | 'coldPaintMs' | 'warmPaintMs' | 'postMB', number[]> =
-    { coldInspectMs: [], warmInspectMs: [], coldPostMs: [], warmPostMs: [], coldPaintMs: [], warmPaintMs: [], postMB: [] };
+  const moveTimes: number[] = [];
+  const rowsArrived: number[] = [];
+  const rolloutArrived: number[] = [];
+  let modelTitle: string | undefined;
+  const parts: Record<'coldLoadMs' | 'coldRunMs' | 'warmRunMs' | 'coldInspectMs' | 'warmInspectMs' | 'coldPostMs' | 'warmPostMs' | 'coldPaintMs' | 'warmPaintMs' | 'postMB', number[]> =
+    { coldLoadMs: [], coldRunMs: [], warmRunMs: [], coldInspectMs: [], warmInspectMs: [], coldPostMs: [], warmPostMs: [], coldPaintMs: [], warmPaintMs: [], postMB: [] };
   for (let s = 0; s < sessions; s++) {
+    beforeSession(s);
     let server: CodeServer | undefined;
     const browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_ARGS });
     try {
@@ -112,6 +181,15 @@ export async function measureVsCode(root: string, model: string, photos: [string
       const first = await inspect(page, 'photo1.jpg', '');
       cold.push(first.ms);
       log(`  session ${s + 1}: cold ${first.ms} ms`);
+      if (moves.count > 0) {
+        const t = await queryMoves(page, moves.count, moves.gridSide);
+        moveTimes.push(...t.total);
+        rowsArrived.push(...t.rowsArrived.filter((v) => v !== undefined));
+        rolloutArrived.push(...t.rolloutArrived.filter((v) => v !== undefined));
+        const m = summarize(t.total);
+        log(`  session ${s + 1}: ${t.total.length} query moves, p50 ${m.median.toFixed(1)} ms, p95 ${m.p95.toFixed(1)} ms; rows arrived p50 ${summarize(t.rowsArrived).median.toFixed(1)} ms, rollout row ${summarize(t.rolloutArrived).median.toFixed(1)} ms`);
+        modelTitle = (await webview(page).locator('#vi-title').textContent().catch(() => null)) ?? undefined;
+      }
       const second = await inspect(page, 'photo2.jpg', first.checksum).catch((e) => {
         log(`  warm inspection failed: ${(e as Error).message.split('\n')[0]}`);
         return null;
@@ -128,6 +206,9 @@ export async function measureVsCode(root: string, model: string, photos: [string
     const text = extensionLog(join(OUTPUT, 'logs'));
     const add = (k: keyof typeof parts, v: number | undefined) => v !== undefined && parts[k].push(v);
     add('coldInspectMs', logged(text, /inspected photo1\.jpg with .* in (\d+) ms/));
+    add('coldLoadMs', logged(text, /inspected photo1\.jpg with .*in the inference process: load (\d+)/));
+    add('coldRunMs', logged(text, /inspected photo1\.jpg with .*in the inference process: .*, run (\d+)/));
+    add('warmRunMs', logged(text, /inspected photo2\.jpg with .*in the inference process: .*, run (\d+)/));
     add('warmInspectMs', logged(text, /inspected photo2\.jpg with .* in (\d+) ms/));
     add('coldPostMs', logged(text, /photo1\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
     add('warmPostMs', logged(text, /photo2\.jpg: posted inspection \([\d.]+ MB of arrays\) in (\d+) ms/));
@@ -144,6 +225,7 @@ export async function measureVsCode(root: string, model: string, photos: [string
     workbenchMs: summarize(workbench),
     parts: Object.fromEntries(Object.entries(parts).filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)])),
     vsix,
+    ...(moveTimes.length ? { moveMs: summarize(moveTimes), moveRowsArrivedMs: summarize(rowsArrived), moveRolloutArrivedMs: summarize(rolloutArrived), model: modelTitle } : {}),
   };
 }
 
