@@ -110,7 +110,7 @@ async function smoke(page) {
   await page.selectOption('#vi-anatomy-head', '3');
   await page.waitForFunction(() => window.__posted.some((m) => m.type === 'needAnatomy' && m.head === 3), null, { timeout: 20000 });
   out.anatomyAsked = await page.evaluate(() => window.__posted.filter((m) => m.type === 'needAnatomy').map((m) => `${m.layer}/${m.head}/${m.query}`));
-  check('anatomy view: six steps and the self-checks, softmax equal to the Heads row', out.anatomySteps === 7 && /equals the Heads view's row for this head and query within 0\.0e\+0/.test(out.anatomyText) && /d_k = 64/.test(out.anatomyText));
+  check('anatomy view: six steps and the self-checks, softmax equal to the Heads row', out.anatomySteps === 7 && Number(/equals the Heads view's row for this head and query within (\S+) \(those rows travel as float16/.exec(out.anatomyText)?.[1] ?? NaN) <= 2 ** -11 && /d_k = 64/.test(out.anatomyText));
   check('anatomy view: the arrow keys move the query, the head selector asks for that head', out.anatomyAsked.length >= 3);
   await page.click('#tab-scaling');
   const mb = await page.locator('#vi-mask').boundingBox();
