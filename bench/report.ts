@@ -226,6 +226,37 @@ export function renderMarkdown(r: Results, root: string): string {
     );
   }
 
+  // ------------------------------------------------------------------ large models (issue 12)
+  if (r.large) {
+    p(
+      '## 3b. Large models in VS Code (issue 12): click → first heatmap, and query moves',
+      '',
+      'Command: `npm run bench -- --only large --write`',
+      '',
+      'Method: per model, sessions that each run the CLI\'s cold whole report (`node dist/cli.js inspect`, a fresh process, 2 threads, the 12 MP JPEG; the reference the targets are set against) and then figure 3\'s setup (code-server + headless Chromium, the packaged VSIX, a fresh window per session, `vitInspector.threads` 2): the explorer\'s Inspect Attention clicked, timed to the heads sheet painted (cold: a fresh inference process starts and loads the model, as the CLI does; for both, the model file may be in the OS\'s page cache from the run before); then query moves in the same window, by arrow keys on the patch grid (a serpentine walk, a new token each move, 150 ms apart), each timed inside the webview from the key event to the heads sheet repainted for the new token, and the moment the rows\' answer reached the webview\'s window (its message event); then a second photo (warm). The parts come from the extension\'s own log ("ViT Inspector" output channel).',
+      '',
+      '| model | CLI cold | click → first heatmap, cold | target | of which: inference process load / run (cold) | warm | query move, p50 / p95 | of which: rows answer arrived, p50 / p95 |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const [name, x] of Object.entries(r.large)) {
+      const v = x.vscode;
+      const slack = TARGET.largeSlackMs[name] ?? 0;
+      const part = (s?: Summary) => (s ? `${f1(s.median, 0)}` : 'n/a');
+      p(`| ${largeLabel(name)} | ${ms(x.cliColdMs, 0)} (${spread(x.cliColdMs, 0)}) | ${v.coldMs ? `${ms(v.coldMs, 0)} (${spread(v.coldMs, 0)})` : `not measured: ${v.reason}`} | ≤ ${f1(x.cliColdMs.median + slack, 0)} ms: ${met(!!v.coldMs && v.coldMs.median <= x.cliColdMs.median + slack)} | ${part(v.parts?.coldLoadMs)} / ${part(v.parts?.coldRunMs)} ms | ${v.warmMs ? ms(v.warmMs, 0) : 'n/a'} | ${v.moveMs ? `${f1(v.moveMs.median, 1)} / ${f1(v.moveMs.p95, 1)} ms (n ${v.moveMs.n})` : 'n/a'} | ${v.moveRowsArrivedMs ? `${f1(v.moveRowsArrivedMs.median, 1)} / ${f1(v.moveRowsArrivedMs.p95, 1)} ms` : 'n/a'} |`);
+    }
+    p('', ...largeFindings(r), '');
+  }
+  if (r.queries) {
+    p(
+      '## 3c. Large models: the data flow without VS Code (issue 12)',
+      '',
+      'bench/queries.ts: the host\'s panel logic (src/host/panelController.ts) with the real inference process and a port that asks what the webview asks: the payload (no tensor), then every head\'s row of the centre patch (the first heatmap\'s data); each query move in the Heads view asks for the token\'s rows and rollout row, timed from the posts to both answers posted. Bytes per move: the typed arrays plus the JSON of the answers posted. Host RSS: this process, after each panel\'s first rows. Not measured here: VS Code\'s own transfer to the webview and the repaint (figure 3 times the repaint with the rows in the page).',
+      '',
+      r.queries.markdown,
+      '',
+    );
+  }
+
   // ------------------------------------------------------------------ preprocessing
   if (r.preprocess) {
     const x = r.preprocess;
@@ -304,35 +335,6 @@ export function renderMarkdown(r: Results, root: string): string {
       ),
       '',
       'The PyTorch hooks capture the probabilities only (no scores); onnxruntime returns both.',
-      '',
-    );
-  }
-  if (r.large) {
-    p(
-      '## 3b. Large models in VS Code (issue 12): click → first heatmap, and query moves',
-      '',
-      'Command: `npm run bench -- --only large --write`',
-      '',
-      'Method: per model, sessions that each run the CLI\'s cold whole report (`node dist/cli.js inspect`, a fresh process, 2 threads, the 12 MP JPEG; the reference the targets are set against) and then figure 3\'s setup (code-server + headless Chromium, the packaged VSIX, a fresh window per session, `vitInspector.threads` 2): the explorer\'s Inspect Attention clicked, timed to the heads sheet painted (cold: a fresh inference process starts and loads the model, as the CLI does; for both, the model file may be in the OS\'s page cache from the run before); then query moves in the same window, by arrow keys on the patch grid (a serpentine walk, a new token each move, 150 ms apart), each timed inside the webview from the key event to the heads sheet repainted for the new token, and the moment the rows\' answer reached the webview\'s window (its message event); then a second photo (warm). The parts come from the extension\'s own log ("ViT Inspector" output channel).',
-      '',
-      '| model | CLI cold | click → first heatmap, cold | target | of which: inference process load / run (cold) | warm | query move, p50 / p95 | of which: rows answer arrived, p50 / p95 |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    );
-    for (const [name, x] of Object.entries(r.large)) {
-      const v = x.vscode;
-      const slack = TARGET.largeSlackMs[name] ?? 0;
-      const part = (s?: Summary) => (s ? `${f1(s.median, 0)}` : 'n/a');
-      p(`| ${largeLabel(name)} | ${ms(x.cliColdMs, 0)} (${spread(x.cliColdMs, 0)}) | ${v.coldMs ? `${ms(v.coldMs, 0)} (${spread(v.coldMs, 0)})` : `not measured: ${v.reason}`} | ≤ ${f1(x.cliColdMs.median + slack, 0)} ms: ${met(!!v.coldMs && v.coldMs.median <= x.cliColdMs.median + slack)} | ${part(v.parts?.coldLoadMs)} / ${part(v.parts?.coldRunMs)} ms | ${v.warmMs ? ms(v.warmMs, 0) : 'n/a'} | ${v.moveMs ? `${f1(v.moveMs.median, 1)} / ${f1(v.moveMs.p95, 1)} ms (n ${v.moveMs.n})` : 'n/a'} | ${v.moveRowsArrivedMs ? `${f1(v.moveRowsArrivedMs.median, 1)} / ${f1(v.moveRowsArrivedMs.p95, 1)} ms` : 'n/a'} |`);
-    }
-    p('', ...largeFindings(r), '');
-  }
-  if (r.queries) {
-    p(
-      '## 8. Large models: the data flow (issue 12)',
-      '',
-      'bench/queries.ts: the host\'s panel logic (src/host/panelController.ts) with the real inference process and a port that asks what the webview asks: the payload (no tensor), then every head\'s row of the centre patch (the first heatmap\'s data); each query move in the Heads view asks for the token\'s rows and rollout row, timed from the posts to both answers posted. Bytes per move: the typed arrays plus the JSON of the answers posted. Host RSS: this process, after each panel\'s first rows. Not measured here: VS Code\'s own transfer to the webview and the repaint (figure 3 times the repaint with the rows in the page).',
-      '',
-      r.queries.markdown,
       '',
     );
   }

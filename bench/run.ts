@@ -88,7 +88,7 @@ async function main() {
     const lines = readFileSync(argv[1], 'utf8').trim().split('\n');
     const saved = JSON.parse(lines[lines.length - 1]) as Results;
     const out = argv[2] ? resolve(argv[2]) : join(root, 'BENCHMARKS.md');
-    writeFileSync(out, renderMarkdown(saved, root));
+    writeFileSync(out, withSurveySection(renderMarkdown(saved, root), out));
     log(`wrote ${out} from ${argv[1]}`);
     return;
   }
