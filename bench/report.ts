@@ -383,7 +383,7 @@ function overheadFindings(o: NonNullable<Results['overhead']>[string]): string[]
   ];
   if (!ok) {
     lines.push(
-      `- Why ${ratio(o.ratio)} and not ≤ ${TARGET.overhead}×: what is left is onnxruntime-node's unconditional copy of each fetched output and the kernels' writes of ${f1(o.attentionMB)} MB per run; on this VM the per-round ratios also spread widely (see the IQR and the A/A control), so a median near ${TARGET.overhead}× can land on either side of it from run to run.`,
+      `- Why ${ratio(o.ratio)} and not ≤ ${TARGET.overhead}×: what is left is outside onnxruntime's graph execution (profiler, above), chiefly onnxruntime-node 1.30's copy of each fetched output into a new, zero-filled ArrayBuffer (a memset and a memcpy of the probabilities, ${f1(o.attentionMB / 2)} MB per run, on the main thread after the run; copying them in JavaScript takes about ${f1(o.copyMs.median / 2)} ms here). Its share grows as the arithmetic gets faster and the model smaller. The probabilities are what the store must hold; onnxruntime's main branch (js/node/src/tensor_helper.cc) hands an output's memory to JavaScript without that copy outside Electron, which would remove it. On this VM the per-round ratios also spread widely (see the IQR and the A/A control).`,
     );
   }
   return lines;
