@@ -22,9 +22,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceClient } from '../src/node/inferenceClient';
 import { bufferBytes, PanelController, type PanelDeps } from '../src/host/panelController';
-import type { HostToWebview } from '../src/shared/protocol';
 import type { TensorQuery } from '../src/shared/queries';
 import { ensurePhoto } from './lib/assets';
+import { FakePort } from '../test/helpers/fakePort';
 import { summarize, type Summary } from './lib/stats';
 
 const root = resolve(__dirname, '..');
@@ -39,31 +39,6 @@ function rssMB(pid: number | undefined): number {
   if (!pid) return NaN;
   const m = /VmRSS:\s+(\d+) kB/.exec(spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout ?? '');
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** A webview port that records what is posted and lets the caller wait for a message. */
-class Port {
-  posted: { at: number; m: HostToWebview }[] = [];
-  private listener: ((m: unknown) => void) | undefined;
-  private waiters: { test: (m: HostToWebview) => boolean; resolve: (m: HostToWebview) => void }[] = [];
-  postMessage(m: HostToWebview) {
-    this.posted.push({ at: performance.now(), m });
-    for (const w of [...this.waiters]) if (w.test(m)) {
-      this.waiters.splice(this.waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-    return Promise.resolve(true);
-  }
-  onDidReceiveMessage(l: (m: unknown) => void) {
-    this.listener = l;
-    return { dispose: () => (this.listener = undefined) };
-  }
-  send(m: unknown) {
-    this.listener?.(m);
-  }
-  until(test: (m: HostToWebview) => boolean): Promise<HostToWebview> {
-    return new Promise((r) => this.waiters.push({ test, resolve: r }));
-  }
 }
 
 const messageBytes = (m: unknown) => bufferBytes(m) + Buffer.byteLength(JSON.stringify(m, (_k, v) => (ArrayBuffer.isView(v) ? null : v)));
@@ -119,11 +94,11 @@ async function measure(name: string, photo: string): Promise<ModelResult> {
   let dims = { layers: 0, heads: 0, tokens: 0 };
   const controllers: PanelController[] = [];
   for (let p = 0; p < panels; p++) {
-    const port = new Port();
+    const port = new FakePort();
     const t0 = performance.now();
     const panel = new PanelController(photo, port, deps);
     controllers.push(panel);
-    const payloadP = port.until((m) => m.type === 'inspection');
+    const payloadP = port.next('inspection', 600_000);
     port.send({ type: 'ready' });
     const payload = await payloadP;
     if (payload.type !== 'inspection') throw new Error(payload.type);
@@ -134,7 +109,7 @@ async function measure(name: string, photo: string): Promise<ModelResult> {
     let requestId = 1;
     const ask = async (queries: TensorQuery[]) => {
       const ids = queries.map(() => requestId++);
-      const answers = Promise.all(ids.map((r) => port.until((m) => m.type === 'answer' && m.requestId === r)));
+      const answers = Promise.all(ids.map((r) => port.until((m) => m.type === 'answer' && m.requestId === r, `answer ${r}`, 600_000)));
       queries.forEach((query, i) => port.send({ type: 'query', requestId: ids[i], query }));
       return answers;
     };
@@ -152,11 +127,11 @@ async function measure(name: string, photo: string): Promise<ModelResult> {
         const tm = performance.now();
         await ask([{ kind: 'rows', inspection: id, token }, { kind: 'rollout', inspection: id, token, ...rollout }]);
         const ms = performance.now() - tm;
-        const rowsAt = port.posted.slice(before).find((x) => x.m.type === 'answer' && x.m.answer.kind === 'rows')!.at - tm;
+        const rowsAt = port.postedAt[port.posted.findIndex((m, i) => i >= before && m.type === 'answer' && m.answer.kind === 'rows')] - tm;
         if (i >= 5) {
           move.push(ms);
           rows.push(rowsAt);
-          bytesPerMove = Math.max(bytesPerMove, port.posted.slice(before).reduce((n, x) => n + messageBytes(x.m), 0));
+          bytesPerMove = Math.max(bytesPerMove, port.posted.slice(before).reduce((n, m) => n + messageBytes(m), 0));
         }
       }
       log(`  ${name}: move p50 ${summarize(move).median.toFixed(1)} ms, p95 ${summarize(move).p95.toFixed(1)} ms, ${bytesPerMove} bytes per move`);

@@ -12,6 +12,7 @@ import { PanelController, type PanelDeps } from '../../src/host/panelController'
 import { readSettings, type ConfigLike } from '../../src/host/settings';
 import type { HostToWebview } from '../../src/shared/protocol';
 import { REPO, maxAbsDiff } from '../helpers/fixtures';
+import { FakePort } from '../helpers/fakePort';
 
 const WORKER = join(REPO, 'dist', 'worker.js');
 const VARIANT = join(REPO, 'test', 'fixtures', 'variants', 'torchvision_mha'); // 3-D [B*H, N, N] attention
@@ -23,22 +24,7 @@ before(() => {
 after(() => client.dispose());
 
 function harness() {
-  const posted: HostToWebview[] = [];
-  const waiters: { type: string; resolve: (m: any) => void }[] = [];
-  let listener: ((m: unknown) => void) | undefined;
-  const port = {
-    postMessage(m: HostToWebview) {
-      posted.push(m);
-      const w = waiters.find((x) => x.type === m.type);
-      if (w) waiters.splice(waiters.indexOf(w), 1), w.resolve(m);
-      return Promise.resolve(true);
-    },
-    onDidReceiveMessage(l: (m: unknown) => void) {
-      listener = l;
-      return { dispose: () => (listener = undefined) };
-    },
-  };
-  const next = <T extends HostToWebview['type']>(type: T) => new Promise<Extract<HostToWebview, { type: T }>>((resolve) => waiters.push({ type, resolve }));
+  const port = new FakePort();
   const cfg: ConfigLike = { get: <T>(k: string) => (k === 'model' ? VARIANT : k === 'cnnModel' ? join(REPO, 'nonexistent.onnx') : undefined) as T, inspect: () => ({}) };
   const log: string[] = [];
   const deps: PanelDeps = {
@@ -51,7 +37,7 @@ function harness() {
     runCommand: () => {},
   };
   const panel = new PanelController(join(VARIANT, 'image.png'), port, deps);
-  return { panel, posted, next, log, send: (m: unknown) => listener?.(m) };
+  return { panel, posted: port.posted, next: <T extends HostToWebview['type']>(type: T) => port.next(type), log, send: (m: unknown) => port.send(m) };
 }
 
 test('needAnatomy → anatomy from the inference process; its softmax row is the Heads view\'s row', async () => {

@@ -16,6 +16,7 @@ import { PanelController, type PanelDeps } from '../../src/host/panelController'
 import type { HostToWebview } from '../../src/shared/protocol';
 import { readSettings, type ConfigLike } from '../../src/host/settings';
 import { REPO, maxAbsDiff } from '../helpers/fixtures';
+import { FakePort } from '../helpers/fakePort';
 import { FAMILIES_DIR, attentionTolerance, familyAttention, familyReference } from '../helpers/families';
 
 const WORKER = join(REPO, 'dist', 'worker.js');
@@ -29,20 +30,7 @@ after(() => client?.dispose());
 
 /** A panel on `model`, and a way to wait for its next message of a type. */
 function panelOn(model: string) {
-  const posted: HostToWebview[] = [];
-  const waiters: { type: string; resolve: (m: any) => void }[] = [];
-  let listener: ((m: unknown) => void) | undefined;
-  const port = {
-    postMessage(m: HostToWebview) {
-      posted.push(m);
-      for (const w of [...waiters]) if (w.type === m.type) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
-      return Promise.resolve(true);
-    },
-    onDidReceiveMessage(l: (m: unknown) => void) {
-      listener = l;
-      return { dispose: () => (listener = undefined) };
-    },
-  };
+  const port = new FakePort();
   const errors: string[] = [];
   const values: Record<string, unknown> = { model };
   const cfg: ConfigLike = { get: <T>(k: string) => values[k] as T, inspect: <T>(k: string) => ({ globalValue: values[k] as T }) };
@@ -56,12 +44,8 @@ function panelOn(model: string) {
     runCommand: () => {},
   };
   new PanelController(join(model, 'image.png'), port, deps);
-  const next = <T extends HostToWebview['type']>(type: T): Promise<Extract<HostToWebview, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${type} (errors: ${errors.join('; ')})`)), 60_000);
-      waiters.push({ type, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
-  return { send: (m: unknown) => listener?.(m), next, errors };
+  const next = <T extends HostToWebview['type']>(type: T) => port.next(type, 60_000, () => `errors: ${errors.join('; ')}`);
+  return { send: (m: unknown) => port.send(m), next, errors };
 }
 
 let requestId = 0;
