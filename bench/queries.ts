@@ -16,8 +16,8 @@
  * Prints Markdown, then one JSON line. Not a test.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceClient } from '../src/node/inferenceClient';
@@ -25,6 +25,7 @@ import { bufferBytes, PanelController, type PanelDeps } from '../src/host/panelC
 import type { TensorQuery } from '../src/shared/queries';
 import { ensurePhoto } from './lib/assets';
 import { FakePort } from '../test/helpers/fakePort';
+import { cliCold } from './figures/vscodeLarge';
 import { summarize, type Summary } from './lib/stats';
 
 const root = resolve(__dirname, '..');
@@ -63,16 +64,7 @@ interface ModelResult {
 async function measure(name: string, photo: string): Promise<ModelResult> {
   const model = join(root, 'bench', 'models', `${name}.onnx`);
   if (!existsSync(model)) throw new Error(`${model} is missing: python bench/torch_vit.py export bench/models ${name}`);
-  const cli: number[] = [];
-  for (let i = 0; i < cliRuns; i++) {
-    const out = mkdtempSync(join(tmpdir(), 'vit-bench-cli-'));
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'inspect', '--model', model, '--image', photo, '--out', out, '--threads', '2', '--max-model-mb', '4096'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`CLI failed: ${r.stderr}`);
-    cli.push(performance.now() - t0);
-    rmSync(out, { recursive: true, force: true });
-    log(`  ${name}: CLI cold ${Math.round(cli.at(-1)!)} ms`);
-  }
+  const cliColdMs = cliRuns > 0 ? cliCold(root, model, photo, cliRuns, (s) => log(`  ${name}: ${s.trim()}`)) : undefined;
 
   global.gc?.();
   const rss0 = process.memoryUsage().rss / 2 ** 20;
@@ -144,7 +136,7 @@ async function measure(name: string, photo: string): Promise<ModelResult> {
   client.dispose();
   const growth = (hostRss[hostRss.length - 1] - hostRss[1]) / Math.max(1, panels - 1);
   return {
-    model: name, ...dims, cliColdMs: cli.length ? summarize(cli) : undefined, firstMs: first.ms, firstParts: { inspectMs: first.inspectMs, rowsMs: first.rowsMs },
+    model: name, ...dims, cliColdMs, firstMs: first.ms, firstParts: { inspectMs: first.inspectMs, rowsMs: first.rowsMs },
     moveMs: summarize(move), rowsMs: summarize(rows), bytesPerMove, bytesLimit: 4 * dims.layers * dims.heads * dims.tokens + 64 * 1024,
     hostRssMB: hostRss, hostGrowthPerPanelMB: growth, workerRssMB: workerRss,
   };

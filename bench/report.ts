@@ -2,10 +2,8 @@
 import { relative } from 'node:path';
 import type { Results } from './run';
 import type { Summary } from './lib/stats';
-import { GAP_MS, VARIANT_DOC } from './figures/overhead';
+import { GAP_MS, OVERHEAD_RUNS, VARIANT_DOC } from './figures/overhead';
 import { INFERENCE_ALLOCATOR_ENV } from '../src/node/allocatorEnv';
-
-const OVERHEAD_RUNS = 3; // bench/run.ts OVERHEAD_RUNS (not imported: run.ts imports this file)
 const runsNote = (o: { runMedians?: number[] }) => (o.runMedians && o.runMedians.length > 1 ? `, median of runs ${o.runMedians.map((v) => f1(v, 3)).join(', ')}` : '');
 
 const TARGET = { overhead: 1.05, cliCold: 1.3, panelP95: 16, preprocess: 80, largeSlackMs: { vit_b16_384: 1500, vit_l16_384: 2000 } as Record<string, number>, largeMoveP95: 50 };
@@ -98,7 +96,7 @@ export function renderMarkdown(r: Results, root: string): string {
       '',
       'Command: `npm run bench -- --only overhead --write`',
       '',
-      `Method: ${OVERHEAD_RUNS} full runs, each in a fresh process started with the inference process's allocator settings (${Object.entries(INFERENCE_ALLOCATOR_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}; src/node/allocatorEnv.ts: the extension and \`--isolate\` start the inference process with them), and one more with glibc's defaults for comparison. The figure is the median of the runs' medians; the tables below are the median run's. Within a run: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/node/engine.ts, the function \`Engine.inspect\` uses, as the inference process calls it for an inspection: logits plus every layer's softmax output (probabilities) as one [layers, heads, N, N] Float32Array (the scores are fetched by a second run only when the Scaling view asks: variant engineWithScores), written into the arrays of a released inspection (handed back to the pool).`,
+      `Method: ${OVERHEAD_RUNS} full runs, each in a fresh process started with the inference process's allocator settings (${Object.entries(INFERENCE_ALLOCATOR_ENV).map(([k, v]) => `${k}=${v}`).join(', ')}; src/node/allocatorEnv.ts: the extension and \`--isolate\` start the inference process with them), and one more with glibc's defaults for comparison. The figure is the median of the runs' medians; the tables below are the median run's. Within a run: one process, one onnxruntime session per variant, all with the engine's options (graphOptimizationLevel 'all', executionMode 'sequential', intraOpNumThreads ${r.threads}), the same deterministic 1×3×224×224 input. Each round runs every variant once in a rotating order (after 2 warm-up rounds), with an untimed ${GAP_MS} ms pause before each run: each session has its own intra-op thread pool whose workers spin for tens of ms after a run, and without the pause the next session's run shares the 2 cores with them (a logits-only run then takes about a third longer, whichever session it is). The figure is the median over rounds of (engine run ÷ logits-only run in the same round). The engine run is \`runWithAttention\` from src/node/attentionRun.ts, the function \`Engine.inspect\` uses, as the inference process calls it for an inspection: logits plus every layer's softmax output (probabilities) as one [layers, heads, N, N] Float32Array (the scores are fetched by a second run only when the Scaling view asks: variant engineWithScores), written into the arrays of a released inspection (handed back to the pool).`,
       '',
     );
     for (const [name, o] of Object.entries(r.overhead)) {

@@ -17,11 +17,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ensureLargeModels, ensureModels, ensurePhoto, ensureSgemm, type ModelName } from './lib/assets';
 import { machine, theoreticalPeak, type Machine } from './lib/machine';
-import { measureOverhead, THREADS, type OverheadResult } from './figures/overhead';
+import { measureOverhead, OVERHEAD_RUNS, THREADS, type OverheadResult } from './figures/overhead';
 import { inferenceProcessEnv } from '../src/node/allocatorEnv';
-
-/** Full runs of the overhead figure; the figure is the median of their medians. */
-export const OVERHEAD_RUNS = 3;
 import { measureEndToEnd, type EndToEndResult } from './figures/endToEnd';
 import { measurePanel, type PanelResult } from './figures/panel';
 import { measurePreprocess, type PreprocessResult } from './figures/preprocess';
@@ -88,7 +85,7 @@ async function main() {
     const lines = readFileSync(argv[1], 'utf8').trim().split('\n');
     const saved = JSON.parse(lines[lines.length - 1]) as Results;
     const out = argv[2] ? resolve(argv[2]) : join(root, 'BENCHMARKS.md');
-    writeFileSync(out, withSurveySection(renderMarkdown(saved, root), out));
+    writeFileSync(out, withKeptSections(renderMarkdown(saved, root), out));
     log(`wrote ${out} from ${argv[1]}`);
     return;
   }
@@ -224,7 +221,7 @@ async function main() {
   const md = renderMarkdown(results, root);
   const partial = flags.only.length < FIGURES.length;
   const out = flags.out ? resolve(flags.out) : (q || partial) && !flags.write ? join(tmpdir(), 'BENCHMARKS.md') : join(root, 'BENCHMARKS.md');
-  writeFileSync(out, withSurveySection(md, out));
+  writeFileSync(out, withKeptSections(md, out));
   log(`\nwrote ${out} (${results.durationS.toFixed(0)} s)`);
   if (flags.json) process.stdout.write(`${JSON.stringify(results)}\n`);
 }
@@ -233,7 +230,7 @@ async function main() {
  * Keeps the sections other scripts write or that are run by hand (bench/survey.ts, bench/explain.ts), each
  * between `<!-- NAME:start -->` and `<!-- NAME:end -->`, when this script rewrites the file.
  */
-function withSurveySection(md: string, out: string): string {
+function withKeptSections(md: string, out: string): string {
   let old = '';
   try {
     old = readFileSync(out, 'utf8');

@@ -19,6 +19,8 @@ import { interleave, sleep, summarize, type Interleaved, type Summary } from '..
 import { concat } from '../../src/shared/concat';
 
 export const THREADS = 2;
+/** Full runs of the figure (bench/run.ts, each in a process of its own); the figure is the median of their medians. */
+export const OVERHEAD_RUNS = 3;
 /**
  * Untimed pause before each run. Every variant has its own session, hence its own intra-op thread pool,
  * whose workers keep spinning for tens of ms after a run: back to back, the next session's run shares the
