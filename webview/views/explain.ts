@@ -14,6 +14,7 @@ import { h } from '../dom/skeleton';
 import { topCells } from '../logic/chart';
 import { packedLut } from '../logic/palette';
 import { invalidate } from '../schedule';
+import { drawBaseImage } from './imageMap';
 
 const MAP_NAMES: Record<string, string> = { classSpecific: 'class-specific', attention: 'last-layer CLS attention', rollout: 'rollout', random: 'random (baseline)' };
 
@@ -136,16 +137,7 @@ export function paintAll(): void {
   paintErf();
 }
 
-function drawImage(c: HTMLCanvasElement, size: number): CanvasRenderingContext2D {
-  sizeCanvas(c, size, size);
-  const ctx = ctx2d(c);
-  ctx.clearRect(0, 0, size, size);
-  if (app.image) {
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(app.image, 0, 0, size, size);
-  }
-  return ctx;
-}
+const drawImage = (c: HTMLCanvasElement, size: number) => drawBaseImage(c, size, size);
 
 function paintMap(c: HTMLCanvasElement, e: ModelExplanation): void {
   const ctx = drawImage(c, 256);

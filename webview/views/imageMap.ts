@@ -5,18 +5,24 @@ import { fitSize, patchRect, tokenName } from '../logic/geometry';
 import { packedLut } from '../logic/palette';
 import { ctx2d, drawGrid, drawMap, sizeCanvas, strokeRect } from '../dom/draw';
 
+/** Sizes the canvas to w × h and draws the image over all of it (smoothed); returns its context. */
+export function drawBaseImage(canvas: HTMLCanvasElement, w: number, h: number): CanvasRenderingContext2D {
+  sizeCanvas(canvas, w, h);
+  const c = ctx2d(canvas);
+  c.clearRect(0, 0, w, h);
+  if (app.image) {
+    c.imageSmoothingEnabled = true;
+    c.drawImage(app.image, 0, 0, w, h);
+  }
+  return c;
+}
+
 /** Draws the image, then a patch map over it, then the grid and the query patch. */
 export function drawImageWithMap(canvas: HTMLCanvasElement, map: Float32Array | null, opts: { maxSize?: number; alpha?: number; grid?: boolean; lo?: number; hi?: number; queryMark?: boolean } = {}): { w: number; h: number; c: CanvasRenderingContext2D } {
   const p = app.model.payload!;
   const d = dims()!;
   const { width: w, height: hh } = fitSize(p.image.width, p.image.height, opts.maxSize ?? 384, opts.maxSize ?? 384);
-  sizeCanvas(canvas, w, hh);
-  const c = ctx2d(canvas);
-  c.clearRect(0, 0, w, hh);
-  if (app.image) {
-    c.imageSmoothingEnabled = true;
-    c.drawImage(app.image, 0, 0, w, hh);
-  }
+  const c = drawBaseImage(canvas, w, hh);
   if (map) drawMap(c, map, d.grid[0], d.grid[1], packedLut(app.model.settings.colormap), 0, 0, w, hh, opts.alpha ?? 0.65, opts.lo, opts.hi);
   if (opts.grid) drawGrid(c, d.grid[0], d.grid[1], w, hh, app.theme.fg);
   if (opts.queryMark !== false) markQuery(c, w, hh);
